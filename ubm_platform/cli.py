@@ -1,0 +1,221 @@
+"""`ubm`: the things that are not Dagster runs (seeding, printing results, model tools), and
+`ubm run`, which materializes days through Dagster and shows progress instead of pages of logs."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from typing import Sequence
+
+from ubm_platform.settings import load_settings, parse_day
+
+DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _days(date_from: str, date_to: str) -> list[str]:
+    start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    if end < start:
+        raise SystemExit(f"ubm: --to {end} is before --from {start}")
+    return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _resources(*keys: str):
+    """The configured resources of this environment, outside a run (EnvVar values resolved)."""
+    from dagster import build_resources
+
+    from ubm_platform.environments import resources_for
+
+    resources = resources_for(load_settings())
+    return build_resources({key: resources[key] for key in keys})
+
+
+# -- ubm seed -------------------------------------------------------------------------------
+def cmd_seed(args: argparse.Namespace) -> int:
+    from ubm_platform.seed.generator import seed
+
+    settings = load_settings()
+    start, end = parse_day(args.date_from, "--from"), parse_day(args.date_to, "--to")
+    began = time.monotonic()
+    with _resources("oltp") as resources, resources.oltp.connect() as conn:
+        _say(f"seeding {resources.oltp.describe()} and {settings.landing}: {start} .. {end}, scale {args.scale}")
+        summary = seed(conn, settings.landing, start, end, args.scale, args.seed, progress=lambda m: _say(f"  {m}"))
+    _say(
+        f"seeded {summary.customers} customers, {summary.films} films, {summary.rentals} rentals, "
+        f"{summary.payments} payments, {summary.reviews} reviews in {len(summary.days)} daily files "
+        f"({time.monotonic() - began:.1f}s)"
+    )
+    return 0
+
+
+# -- ubm run --------------------------------------------------------------------------------
+def _materialize(defs, selection: list[str], partition_key: str | None, instance):
+    from dagster import materialize
+
+    return materialize(
+        list(defs.assets),
+        selection=selection,
+        partition_key=partition_key,
+        instance=instance,
+        resources=defs.resources,
+        run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )
+
+
+def _report(result, label: str) -> bool:
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        rows = materialization.metadata.get("dagster/row_count")
+        rows_text = f"{rows.value} rows" if rows is not None else ""
+        _say(f"  {label:<10}  {materialization.asset_key.to_user_string():<24} {rows_text}")
+    if result.success:
+        return True
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.message:
+            error = error.cause  # the user code's exception, not Dagster's wrapper
+        message = error.message.strip() if error else "unknown error"
+        _say(f"  {label:<10}  FAILED {event.step_key}: {message}")
+    _say(f"  full logs: run {result.run_id} in the Dagster instance ($DAGSTER_HOME, `make dev` to browse)")
+    return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from ubm_platform.instance import ensure_dagster_home
+
+    settings = load_settings()
+    days = _days(args.date_from, args.date_to)
+    ensure_dagster_home(settings)
+    from ubm_platform.definitions import defs
+    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
+
+    instance = DagsterInstance.get()
+    began = time.monotonic()
+    with _resources("lake") as resources:
+        has_model = resources.lake.exists(CURRENT_POINTER)
+    if args.retrain_model or not has_model:
+        if not settings.training_data:
+            _say(f"landing the vendor's reviews for {len(days)} days to train the sentiment model on their scores")
+            for day in days:
+                if not _report(_materialize(defs, ["movie_review_raw"], day, instance), day):
+                    return 1
+        _say("training sentiment_model")
+        if not _report(_materialize(defs, ["sentiment_model"], None, instance), "model"):
+            return 1
+    for day in days:
+        _say(f"{day}: materializing {', '.join(DAILY_ASSETS)}")
+        if not _report(_materialize(defs, DAILY_ASSETS, day, instance), day):
+            return 1
+    _say(f"done: {len(days)} days in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
+    return 0
+
+
+# -- ubm show -------------------------------------------------------------------------------
+def cmd_show(args: argparse.Namespace) -> int:
+    from ubm_platform.defs.metadata import markdown_table
+    from ubm_platform.defs.warehouse.assets import PREVIEW_SQL
+
+    days = _days(args.date_from, args.date_to)
+    with _resources("warehouse") as resources:
+        columns, rows = resources.warehouse.query(PREVIEW_SQL, {"date_from": days[0], "date_to": days[-1]})
+    shown = rows if args.limit <= 0 else rows[: args.limit]
+    _say(markdown_table(columns, shown))
+    _say(f"({len(rows)} rows of user_behavior_metric from {days[0]} to {days[-1]}"
+         + (f", first {len(shown)} shown)" if len(shown) < len(rows) else ")"))
+    return 0
+
+
+# -- ubm model ------------------------------------------------------------------------------
+def cmd_model_train(args: argparse.Namespace) -> int:
+    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
+
+    trainer = load_spark_job("train_sentiment_model.py")
+    spark = LocalSparkResource().session()
+    model = trainer.train(spark, trainer.load_labeled(spark, args.labeled), args.out, args.holdout, args.seed)
+    metrics = model["metrics"]
+    _say(f"model {model['version']} in {args.out}: held-out 3-class accuracy {metrics['accuracy_3class']:.4f}, "
+         f"binary accuracy {metrics['accuracy_binary']:.4f}, macro F1 {metrics['macro_f1_3class']:.4f}")
+    return 0
+
+
+def cmd_model_evaluate(args: argparse.Namespace) -> int:
+    from ubm_platform.defs.metadata import markdown_table
+    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
+
+    trainer = load_spark_job("train_sentiment_model.py")
+    spark = LocalSparkResource().session()
+    report = trainer.evaluate(spark, args.model, trainer.load_labeled(spark, args.labeled))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    rows = [(label, *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")), v["support"])
+            for label, v in [*report["per_class"].items(), ("macro avg", report["macro_avg"]),
+                             ("weighted avg", report["weighted_avg"])]]
+    _say(markdown_table(["class", "precision", "recall", "f1", "support"], rows))
+    _say(f"\naccuracy (3-class): {report['accuracy_3class']:.4f} on {report['n']} reviews")
+    _say(f"accuracy (positive vs negative, non-neutral rows): {report['accuracy_binary']:.4f} on {report['n_binary']}")
+    matrix = report["confusion_matrix"]
+    _say("\nconfusion matrix (rows: true class)")
+    _say(markdown_table(["", *matrix["labels"]], [(l, *c) for l, c in zip(matrix["labels"], matrix["matrix"])]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ubm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    seed = commands.add_parser("seed", help="fill the OLTP database and the vendor landing area with sample data")
+    seed.add_argument("--from", dest="date_from", default=load_settings().partition_start)
+    seed.add_argument("--to", dest="date_to", default="2022-06-30")
+    seed.add_argument("--scale", type=float, default=1.0, help="1 is about Pagila's size")
+    seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    seed.set_defaults(func=cmd_seed)
+
+    run = commands.add_parser("run", help="materialize the pipeline for a range of days through Dagster")
+    run.add_argument("--from", dest="date_from", required=True)
+    run.add_argument("--to", dest="date_to", required=True)
+    run.add_argument("--retrain-model", action="store_true", help="train sentiment_model again first")
+    run.set_defaults(func=cmd_run)
+
+    show = commands.add_parser("show", help="print user_behavior_metric rows")
+    show.add_argument("--from", dest="date_from", required=True)
+    show.add_argument("--to", dest="date_to", required=True)
+    show.add_argument("--limit", type=int, default=0, help="rows to print (0: all)")
+    show.set_defaults(func=cmd_show)
+
+    model = commands.add_parser("model", help="train or evaluate the sentiment model outside the pipeline")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    train = model_commands.add_parser("train", help="train on a labelled CSV (review_str,score)")
+    train.add_argument("--labeled", required=True)
+    train.add_argument("--out", required=True)
+    train.add_argument("--holdout", type=float, default=0.2)
+    train.add_argument("--seed", type=int, default=42)
+    train.set_defaults(func=cmd_model_train)
+    evaluate = model_commands.add_parser("evaluate", help="print the classification report on a labelled CSV")
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--labeled", required=True)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_model_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

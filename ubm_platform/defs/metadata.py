@@ -1,0 +1,47 @@
+"""Materialization metadata shared by the lake assets: row count, location, schema, a preview."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from ubm_platform.resources.lake import LakeResource
+
+PREVIEW_ROWS = 5
+
+
+def table_schema(schema: pa.Schema) -> TableSchema:
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+
+
+def markdown_table(columns: list[str], rows: list[tuple]) -> str:
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        return (text[:60] + "...") if len(text) > 60 else text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def lake_partition_metadata(lake: LakeResource, partition: str, rows: int) -> dict:
+    """Row count, location, column schema and the first rows of a published partition."""
+    files = lake.list_files(partition, ".parquet")
+    metadata = {
+        "dagster/row_count": rows,
+        "location": MetadataValue.path(lake.uri(partition)),
+        "files": len(files),
+    }
+    preview = "(no rows)"
+    for i, relative in enumerate(files):
+        with lake.open_input_file(relative) as source:
+            parquet = pq.ParquetFile(source)
+            if i == 0:
+                metadata["dagster/column_schema"] = table_schema(parquet.schema_arrow)
+            batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
+        if batch is not None and batch.num_rows:
+            preview = markdown_table(batch.schema.names, [tuple(r.values()) for r in batch.to_pylist()])
+            break
+    metadata["preview"] = MetadataValue.md(preview)
+    return metadata

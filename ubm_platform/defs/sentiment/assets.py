@@ -1,0 +1,105 @@
+"""sentiment_model: the Spark ML classifier that labels reviews negative / neutral / positive."""
+
+
+import json
+
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from ubm_platform.defs.metadata import markdown_table
+from ubm_platform.resources.lake import DATASET_PATHS, LakeResource
+from ubm_platform.resources.spark import SparkJobResource
+from ubm_platform.settings import load_settings
+
+MODELS = DATASET_PATHS["sentiment_model"]
+CURRENT_POINTER = f"{MODELS}/current.json"
+
+
+class SentimentModelConfig(Config):
+    training_data: str = Field(
+        default=load_settings().training_data or "",
+        description="Labelled CSV (review_str,score); empty: the scored vendor rows in the lake so far. "
+        "Defaults to UBM_TRAINING_DATA.",
+    )
+    holdout_fraction: float = Field(default=0.2, description="Share of rows kept out of training for evaluation.")
+    min_accuracy: float = Field(
+        default=0.6, description="A model below this held-out 3-class accuracy is refused, never made current."
+    )
+
+
+def current_model_uri(lake: LakeResource) -> str:
+    """Where the current model lives; fails clearly when none has been trained."""
+    if not lake.exists(CURRENT_POINTER):
+        raise Failure(
+            description=f"No sentiment model yet ({lake.uri(CURRENT_POINTER)} is missing): "
+            "materialize the sentiment_model asset first (`ubm run` does it for you)."
+        )
+    return lake.uri(json.loads(lake.read_text(CURRENT_POINTER))["path"])
+
+
+def report_metadata(metrics: dict) -> dict:
+    """The classification report as materialization metadata."""
+    metadata = {
+        "accuracy_3class": metrics["accuracy_3class"],
+        "macro_f1_3class": metrics["macro_f1_3class"],
+        "accuracy_binary": metrics["accuracy_binary"],
+    }
+    rows = []
+    for label, values in metrics["per_class"].items():
+        metadata[f"{label}_f1"] = values["f1"]
+        rows.append((label, *(round(values[k], 4) for k in ("precision", "recall", "f1")), values["support"]))
+    for name in ("macro_avg", "weighted_avg"):
+        values = metrics[name]
+        rows.append((name, *(round(values[k], 4) for k in ("precision", "recall", "f1")), values["support"]))
+    metadata["classification_report"] = MetadataValue.md(
+        markdown_table(["class", "precision", "recall", "f1", "support"], rows)
+    )
+    matrix = metrics["confusion_matrix"]
+    metadata["confusion_matrix"] = MetadataValue.md(
+        markdown_table(["true \\ predicted", *matrix["labels"]],
+                       [(label, *counts) for label, counts in zip(matrix["labels"], matrix["matrix"])])
+    )
+    return metadata
+
+
+@asset(
+    group_name="sentiment",
+    deps=["movie_review_raw"],
+    kinds={"spark"},
+    owners=["team:data-platform"],
+    description="A Spark ML pipeline (text normalisation, n-gram features, a trained classifier) fit on "
+    "labelled reviews, evaluated on a held-out split, versioned under models/sentiment/<version>/.",
+)
+def sentiment_model(
+    context: AssetExecutionContext, config: SentimentModelConfig, spark: SparkJobResource, lake: LakeResource
+) -> MaterializeResult:
+    labeled = config.training_data or lake.uri(f"{DATASET_PATHS['movie_review_raw']}/insert_date=*/*.parquet")
+    with lake.staged_directory(f"{MODELS}/unversioned") as staging:
+        model = spark.run_job(
+            "train_sentiment_model.py",
+            labeled_path=labeled,
+            out_dir=lake.uri(staging.path),
+            holdout_fraction=config.holdout_fraction,
+        )
+        accuracy = model["metrics"]["accuracy_3class"]
+        if accuracy < config.min_accuracy:
+            raise Failure(
+                description=f"Refusing model {model['version']}: held-out accuracy {accuracy:.3f} is below "
+                f"min_accuracy {config.min_accuracy}; the current model stays.",
+                metadata=report_metadata(model["metrics"]),
+            )
+        staging.final = final = f"{MODELS}/{model['version']}"
+    lake.write_text(CURRENT_POINTER, json.dumps({"version": model["version"], "path": final}))
+    context.log.info(f"sentiment model {model['version']}: held-out 3-class accuracy {accuracy:.3f}")
+    return MaterializeResult(
+        metadata={
+            "model_version": model["version"],
+            "location": MetadataValue.path(lake.uri(final)),
+            "training_data": labeled,
+            "training_fingerprint": model["fingerprint"],
+            "n_train": model["n_train"],
+            "n_holdout": model["n_holdout"],
+            "params": MetadataValue.json(model["params"]),
+            **report_metadata(model["metrics"]),
+        }
+    )

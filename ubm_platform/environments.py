@@ -1,0 +1,51 @@
+"""The environment switch, in one place: which resources back the assets.
+
+The assets are the same everywhere; only this dictionary differs between the embedded default
+(`UBM_ENV=local`) and AWS (`UBM_ENV=aws`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import EnvVar, in_process_executor, multiprocess_executor
+
+from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.oltp import OltpPostgresResource
+from ubm_platform.resources.spark import LocalSparkResource
+from ubm_platform.resources.warehouse import DuckDBWarehouseResource
+from ubm_platform.settings import Settings
+
+
+def _oltp(settings: Settings) -> OltpPostgresResource:
+    # The DSN carries a password: pass it as an EnvVar so it never lands in run config or the UI.
+    if os.environ.get("UBM_OLTP_DSN"):
+        return OltpPostgresResource(dsn=EnvVar("UBM_OLTP_DSN"))
+    return OltpPostgresResource(embedded_data_dir=str(settings.embedded_pg_dir))
+
+
+def local_resources(settings: Settings) -> dict:
+    lake_root = str(settings.lake_root)
+    return {
+        "oltp": _oltp(settings),
+        "landing": LandingResource(root=settings.landing),
+        "lake": LakeResource(root=lake_root),
+        "spark": LocalSparkResource(),
+        "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path), lake_root=lake_root),
+    }
+
+
+def aws_resources(settings: Settings) -> dict:
+    from ubm_platform.resources.aws import aws_resources as build
+
+    return build(settings, oltp=_oltp(settings))
+
+
+RESOURCES_BY_ENV = {"local": local_resources, "aws": aws_resources}
+# One JVM and one warehouse writer per run locally; separate processes per step on AWS, where the
+# heavy work runs remotely anyway.
+EXECUTOR_BY_ENV = {"local": in_process_executor, "aws": multiprocess_executor}
+
+
+def resources_for(settings: Settings) -> dict:
+    return RESOURCES_BY_ENV[settings.env](settings)

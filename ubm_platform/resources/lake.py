@@ -1,0 +1,217 @@
+"""The data lake: a local folder (embedded default) or an S3 bucket/prefix, one interface.
+
+Datasets are laid out by partition, as Hive/Spectrum expect:
+    <root>/<dataset path>/insert_date=<YYYY-MM-DD>/part-*.parquet
+A partition is written aside (under `<dataset path>/_staging/`) and then published in one step,
+so readers see the old or the new partition, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import uuid
+from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import Iterator
+
+import pyarrow.fs as pafs
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from ubm_platform.settings import parse_day
+
+# Dataset -> path under the lake root; the same layout locally and on S3.
+DATASET_PATHS = {
+    "user_purchase_staging": "stage/user_purchase",
+    "movie_review_raw": "raw/movie_review",
+    "movie_review_quarantine": "quarantine/movie_review",
+    "classified_movie_review": "stage/classified_movie_review",
+    "sentiment_model": "models/sentiment",
+}
+
+
+class _RawStream(io.RawIOBase):
+    """pyarrow's input streams as a Python raw stream (for io.BufferedReader's readline)."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._native.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._native.close()
+        super().close()
+
+
+@dataclass
+class StagedDirectory:
+    path: str
+    final: str
+
+
+class StorageLocation(ConfigurableResource):
+    """A root on a local disk or in S3, read and written through pyarrow's filesystems."""
+
+    root: str = Field(description="Local directory or s3://bucket/prefix.")
+    endpoint_url: str = Field(default="", description="S3-compatible endpoint (tests, MinIO).")
+    region: str = Field(default="", description="AWS region of the bucket.")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def filesystem(self) -> tuple[pafs.FileSystem, str]:
+        """(pyarrow filesystem, base path inside it)."""
+        if self.is_s3:
+            fs = pafs.S3FileSystem(
+                endpoint_override=self.endpoint_url or None, region=self.region or None
+            )
+            return fs, self.root[len("s3://") :].rstrip("/")
+        return pafs.LocalFileSystem(), self.root.rstrip("/")
+
+    def uri(self, relative: str) -> str:
+        """Full location for engines that read it themselves (Spark, DuckDB, Redshift) and for people."""
+        return f"{self.root.rstrip('/')}/{relative}" if relative else self.root.rstrip("/")
+
+    def _abs(self, relative: str) -> str:
+        return posixpath.join(self.filesystem()[1], relative)
+
+    def exists(self, relative: str) -> bool:
+        fs, _ = self.filesystem()
+        return fs.get_file_info(self._abs(relative)).type != pafs.FileType.NotFound
+
+    def open_input(self, relative: str) -> io.BufferedReader:
+        """A buffered binary stream (with readline) over a file of the location."""
+        fs, _ = self.filesystem()
+        return io.BufferedReader(_RawStream(fs.open_input_stream(self._abs(relative))), buffer_size=1 << 20)
+
+    def open_input_file(self, relative: str):
+        """A seekable file (what Parquet readers need)."""
+        fs, _ = self.filesystem()
+        return fs.open_input_file(self._abs(relative))
+
+
+class LandingResource(StorageLocation):
+    """Where the vendor drops its files: <root>/movie_review/<YYYY-MM-DD>/movie_review.csv."""
+
+    def review_file(self, day: str) -> str:
+        return f"movie_review/{parse_day(day, 'partition key').isoformat()}/movie_review.csv"
+
+
+class LakeResource(StorageLocation):
+    """Partitioned Parquet datasets under a root: a local path or s3://bucket/prefix."""
+
+    def dataset_path(self, dataset: str) -> str:
+        return DATASET_PATHS[dataset]
+
+    def partition_path(self, dataset: str, day: str) -> str:
+        return f"{DATASET_PATHS[dataset]}/insert_date={parse_day(day, 'partition key').isoformat()}"
+
+    # -- reads and writes ----------------------------------------------------------------
+    def list_files(self, relative: str, suffix: str = "") -> list[str]:
+        fs, base = self.filesystem()
+        infos = fs.get_file_info(pafs.FileSelector(self._abs(relative), allow_not_found=True))
+        return sorted(
+            posixpath.relpath(i.path, base)
+            for i in infos
+            if i.type == pafs.FileType.File and i.path.endswith(suffix)
+        )
+
+    def read_text(self, relative: str) -> str:
+        fs, _ = self.filesystem()
+        with fs.open_input_stream(self._abs(relative)) as f:
+            return f.read().decode("utf-8")
+
+    def write_text(self, relative: str, text: str) -> None:
+        fs, _ = self.filesystem()
+        fs.create_dir(posixpath.dirname(self._abs(relative)), recursive=True)
+        with fs.open_output_stream(self._abs(relative)) as f:
+            f.write(text.encode("utf-8"))
+
+    def open_output(self, relative: str):
+        fs, _ = self.filesystem()
+        fs.create_dir(posixpath.dirname(self._abs(relative)), recursive=True)
+        return fs.open_output_stream(self._abs(relative))
+
+    def local_path(self, relative: str) -> str:
+        """A local filesystem path (only for the local lake; Spark and DuckDB read it directly)."""
+        if self.is_s3:
+            raise ValueError("local_path() is only defined for a local lake")
+        return self._abs(relative)
+
+    # -- publishing ----------------------------------------------------------------------
+    @contextmanager
+    def staged_directory(self, final_relative: str) -> Iterator["StagedDirectory"]:
+        """A fresh staging directory, published as `.final` when the block succeeds.
+
+        On error the staging directory is removed and the published data is untouched. A caller
+        that learns the final name only from the data (a model's version) may set `.final` inside.
+        """
+        fs, _ = self.filesystem()
+        parent, leaf = posixpath.split(final_relative)
+        staged = StagedDirectory(f"{parent}/_staging/{leaf}-{uuid.uuid4().hex[:12]}", final_relative)
+        fs.create_dir(self._abs(staged.path), recursive=True)
+        try:
+            yield staged
+        except BaseException:
+            fs.delete_dir(self._abs(staged.path))
+            raise
+        self.publish(staged.path, staged.final)
+
+    def publish(self, staging_relative: str, final_relative: str) -> None:
+        """Replace `final_relative` by the staged directory."""
+        fs, _ = self.filesystem()
+        final = self._abs(final_relative)
+        if self.is_s3:
+            # S3 has no directory rename: copy the staged objects, then drop what is left of the old ones.
+            new_names = set()
+            for rel in self.list_files(staging_relative):
+                name = posixpath.relpath(rel, staging_relative)
+                fs.copy_file(self._abs(rel), posixpath.join(final, name))
+                new_names.add(name)
+            for rel in self.list_files(final_relative):
+                if posixpath.relpath(rel, final_relative) not in new_names:
+                    fs.delete_file(self._abs(rel))
+            fs.delete_dir(self._abs(staging_relative))
+            return
+        parent = posixpath.dirname(final)
+        trash = posixpath.join(parent, "_staging", f"trash-{uuid.uuid4().hex[:12]}")
+        fs.create_dir(parent, recursive=True)
+        had_old = fs.get_file_info(final).type != pafs.FileType.NotFound
+        if had_old:
+            fs.move(final, trash)
+        fs.move(self._abs(staging_relative), final)
+        if had_old:
+            fs.delete_dir(trash)
+
+
+class ParquetFileWriter:
+    """Write Parquet batches to one lake file; the file exists (with its schema) even with no rows."""
+
+    def __init__(self, lake: LakeResource, relative: str, schema):
+        import pyarrow.parquet as pq
+
+        self._stream = lake.open_output(relative)
+        self._writer = pq.ParquetWriter(self._stream, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, table) -> None:
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._stream.close()
+
+    def __enter__(self) -> "ParquetFileWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

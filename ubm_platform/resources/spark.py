@@ -1,0 +1,105 @@
+"""Running the platform's Spark jobs (scripts in spark_jobs/).
+
+Every script in spark_jobs/ exposes `run(spark, **arguments) -> dict` and a `main()` that parses the
+same arguments from the command line, so one script serves both ways of running it:
+- locally, `LocalSparkResource` calls `run` in-process on a shared local SparkSession (one JVM per
+  Dagster run, not one per asset);
+- on AWS, the EMR resources submit the same file with spark-submit (see resources/emr.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from types import ModuleType
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from ubm_platform.settings import SPARK_JOBS_DIR
+
+
+class JavaNotFoundError(RuntimeError):
+    pass
+
+
+def java_version(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise JavaNotFoundError(f"cannot read the version of {java}: {out.strip()[:200]}")
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major
+
+
+def check_java() -> str:
+    """The java Spark will use; raises with what to install when there is none of version 17 or 21+."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    install = (
+        "Spark needs Java 17 or 21. Install one (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; "
+        "macOS: `brew install openjdk@17`) or point JAVA_HOME at it."
+    )
+    if not java or not os.path.exists(java):
+        raise JavaNotFoundError(f"no java found (JAVA_HOME={home or 'unset'}, PATH has none). {install}")
+    version = java_version(java)
+    if version < 17:
+        raise JavaNotFoundError(f"{java} is Java {version}. {install}")
+    return java
+
+
+@lru_cache(maxsize=None)
+def load_spark_job(script: str) -> ModuleType:
+    """Import spark_jobs/<script> as a module (spark_jobs/ is a folder of scripts, not a package)."""
+    path = SPARK_JOBS_DIR / script
+    spec = importlib.util.spec_from_file_location(f"spark_jobs.{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SESSIONS: dict[tuple, object] = {}
+
+
+class SparkJobResource(ConfigurableResource):
+    """Runs a script of spark_jobs/ with keyword arguments and returns its summary dict."""
+
+    def run_job(self, script: str, **arguments) -> dict:
+        raise NotImplementedError
+
+
+class LocalSparkResource(SparkJobResource):
+    """Local Spark (pyspark's own runtime) shared by all assets of a run."""
+
+    master: str = Field(default="local[2]")
+    driver_memory: str = Field(default="2g")
+    shuffle_partitions: int = Field(default=4)
+
+    def session(self):
+        key = (self.master, self.driver_memory, self.shuffle_partitions)
+        spark = _SESSIONS.get(key)
+        if spark is None or spark.sparkContext._jsc is None:
+            check_java()
+            from pyspark.sql import SparkSession
+
+            spark = (
+                SparkSession.builder.master(self.master)
+                .appName("ubm_platform")
+                .config("spark.driver.memory", self.driver_memory)
+                .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+                .getOrCreate()
+            )
+            spark.sparkContext.setLogLevel("ERROR")
+            _SESSIONS[key] = spark
+        return spark
+
+    def run_job(self, script: str, **arguments) -> dict:
+        """Run spark_jobs/<script>'s `run(spark, **arguments)` and return its summary."""
+        return load_spark_job(script).run(self.session(), **arguments)

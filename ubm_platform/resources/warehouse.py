@@ -1,0 +1,90 @@
+"""The warehouse: DuckDB locally (a file under UBM_HOME), Redshift on AWS; one interface.
+
+Both read the lake through external tables in a schema named `spectrum` (DuckDB: views over the
+Parquet partitions; Redshift: Spectrum external tables) and keep `user_behavior_metric` as a table.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from ubm_platform import sql_files
+from ubm_platform.settings import parse_day
+
+METRIC_PARTITION_COUNT = "warehouse/user_behavior_metric_partition_count.sql"
+METRIC_TABLE_DDL = "warehouse/user_behavior_metric_create.sql"
+METRIC_PARTITION_REPLACE = (
+    "warehouse/user_behavior_metric_delete_partition.sql",
+    "warehouse/user_behavior_metric_insert_partition.sql",
+)
+
+
+class WarehouseResource(ConfigurableResource):
+    """What the assets need from a warehouse; DuckDB and Redshift implement it."""
+
+    def register_partition(self, table: str, dataset_path: str, day: str) -> None:
+        raise NotImplementedError
+
+    def replace_metric_partition(self, day: str) -> int:
+        raise NotImplementedError
+
+    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        raise NotImplementedError
+
+
+class DuckDBWarehouseResource(WarehouseResource):
+    """A DuckDB file with the lake's datasets as external views and the metric table."""
+
+    path: str = Field(description="The DuckDB database file.")
+    lake_root: str = Field(description="Local lake root the external views read.")
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(self.path, read_only=read_only)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def execute_file(self, conn, name: str, params: dict | None = None):
+        sql = sql_files.to_paramstyle(sql_files.load(name), "dollar")
+        return conn.execute(sql, params or {})
+
+    def register_partition(self, table: str, dataset_path: str, day: str) -> None:
+        """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
+        parse_day(day, "partition key")
+        location = f"{self.lake_root.rstrip('/')}/{dataset_path}"
+        with self.connect() as conn:
+            for statement in sql_files.statements(
+                sql_files.render("warehouse/duckdb/external_table.sql", table=table, location=location)
+            ):
+                conn.execute(statement)
+
+    def replace_metric_partition(self, day: str) -> int:
+        """Replace one day of user_behavior_metric in one transaction; returns its row count."""
+        day = parse_day(day, "partition key").isoformat()
+        with self.connect() as conn:
+            self.execute_file(conn, METRIC_TABLE_DDL)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for name in METRIC_PARTITION_REPLACE:
+                    self.execute_file(conn, name, {"insert_date": day})
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return self.execute_file(conn, METRIC_PARTITION_COUNT, {"insert_date": day}).fetchone()[0]
+
+    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of a SELECT from sql/."""
+        with self.connect(read_only=Path(self.path).exists() is True) as conn:
+            cursor = self.execute_file(conn, name, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()

@@ -1,0 +1,206 @@
+"""`ubm seed`: deterministic sample sources in the Pagila schema, plus the vendor's daily review files.
+
+At --scale 1 the OLTP data is about Pagila's size (599 customers, 1,000 films, 16 categories,
+~16,000 rentals and payments over ~6 months); --scale N multiplies customers and rentals. Rows are
+generated and loaded day by day with COPY, so memory does not grow with the scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ubm_platform import sql_files
+from ubm_platform.seed.reviews import make_reviews
+
+CATEGORIES = [
+    "Action", "Animation", "Children", "Classics", "Comedy", "Documentary", "Drama", "Family",
+    "Foreign", "Games", "Horror", "Music", "New", "Sci-Fi", "Sports", "Travel",
+]
+TITLE_WORDS = (
+    "academy ace adaptation affair african agent airplane airport alabama aladdin alamo alaska ali alice "
+    "alien alley alone amadeus amelie american analyze anaconda angels annie anthem antitrust anything "
+    "apache apocalypse apollo arabia arachnophobia argonauts arizona armageddon army arsenic artist "
+    "attacks attraction austin autumn baby backlash badman baked ballroom bang banger barbarella "
+    "bear beast beauty bed bedazzled beethoven behavior bengal berets betrayed beverly bikini bilko "
+    "bird birds blackout blade blanket blindness blood blues boiled bonnie boogie bound bowfinger "
+    "brannigan braveheart breakfast bride bringing brooklyn brotherhood bubble bucket bugsy bull "
+    "bulworth bunch butch cabin caddyshack california camelot campus candidate candles canyon "
+    "caper caribbean carol carrie casablanca casper cat catch cause celebrity center chainsaw "
+    "chamber chaplin chariots chasing chicago chicken chill chinatown chisum chitty christmas cider"
+).split()
+REVIEW_COLUMNS = ["review_id", "cid", "film_id", "score", "review_str"]
+RENTALS_PER_CUSTOMER = 16044 / 599  # Pagila's ratio over its ~6 months
+
+
+@dataclass
+class SeedSummary:
+    customers: int = 0
+    films: int = 0
+    categories: int = 0
+    inventory: int = 0
+    rentals: int = 0
+    payments: int = 0
+    reviews: int = 0
+    days: list[str] = field(default_factory=list)
+
+
+def review_file_path(landing: str | Path, day: str) -> Path:
+    """Where the vendor drops a day's file: <landing>/movie_review/<YYYY-MM-DD>/movie_review.csv."""
+    return Path(landing) / "movie_review" / day / "movie_review.csv"
+
+
+def _copy(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False))
+    columns = ", ".join(data.column_names)
+    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+
+
+def seed(
+    conn: psycopg.Connection,
+    landing: str | Path,
+    start: dt.date,
+    end: dt.date,
+    scale: float = 1.0,
+    random_seed: int = 42,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> SeedSummary:
+    """Replace the OLTP tables with generated data for [start, end] and write the review files."""
+    if end < start:
+        raise ValueError(f"seed range is empty: {start} > {end}")
+    rng = np.random.default_rng(random_seed)
+    summary = SeedSummary()
+    conn.execute(sql_files.load("seed/pagila_subset_schema.sql"))
+
+    n_customers = max(1, round(599 * scale))
+    customer_ids = np.arange(1, n_customers + 1)
+    first = rng.choice(["MARY", "PATRICIA", "LINDA", "BARBARA", "JOHN", "ROBERT", "MICHAEL", "DAVID"], n_customers)
+    last = rng.choice(["SMITH", "JOHNSON", "WILLIAMS", "JONES", "BROWN", "DAVIS", "MILLER", "WILSON"], n_customers)
+    _copy(conn, "customer", pa.table({
+        "customer_id": customer_ids,
+        "store_id": rng.integers(1, 3, n_customers),
+        "first_name": first,
+        "last_name": last,
+        "email": [f"{f.lower()}.{l.lower()}.{i}@example.org" for i, f, l in zip(customer_ids, first, last)],
+        "address_id": customer_ids + 4,
+        "active": np.ones(n_customers, dtype=np.int64),
+    }))
+    summary.customers = n_customers
+    progress(f"customers: {n_customers}")
+
+    _copy(conn, "category", pa.table({"category_id": np.arange(1, 17), "name": CATEGORIES}))
+    summary.categories = len(CATEGORIES)
+
+    n_films = 1000
+    film_ids = np.arange(1, n_films + 1)
+    words = np.array(TITLE_WORDS)
+    titles = [f"{a} {b}".upper() for a, b in zip(rng.choice(words, n_films), rng.choice(words, n_films))]
+    rental_rate = rng.choice([0.99, 2.99, 4.99], n_films)
+    rental_duration = rng.integers(3, 8, n_films)
+    _copy(conn, "film", pa.table({
+        "film_id": film_ids, "title": titles, "release_year": rng.integers(1990, 2022, n_films),
+        "language_id": np.ones(n_films, dtype=np.int64), "rental_duration": rental_duration,
+        "rental_rate": rental_rate, "length": rng.integers(46, 186, n_films),
+        "replacement_cost": rng.choice([9.99, 14.99, 19.99, 24.99, 29.99], n_films),
+    }))
+    summary.films = n_films
+
+    fc_film, fc_cat = [], []
+    for film_id in film_ids:  # one to three categories a film, as in Pagila
+        cats = rng.choice(np.arange(1, 17), size=rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]), replace=False)
+        fc_film.extend([film_id] * len(cats))
+        fc_cat.extend(cats.tolist())
+    _copy(conn, "film_category", pa.table({"film_id": fc_film, "category_id": fc_cat}))
+
+    copies = rng.poisson(4.8, n_films)
+    copies[rng.choice(n_films, 42, replace=False)] = 0  # some films are never stocked
+    inventory_film = np.repeat(film_ids, copies)
+    n_inventory = len(inventory_film)
+    _copy(conn, "inventory", pa.table({
+        "inventory_id": np.arange(1, n_inventory + 1), "film_id": inventory_film,
+        "store_id": rng.integers(1, 3, n_inventory),
+    }))
+    summary.inventory = n_inventory
+    progress(f"films: {n_films}, categories: 16, inventory: {n_inventory}")
+
+    n_days = (end - start).days + 1
+    per_day = RENTALS_PER_CUSTOMER * n_customers / 181  # Pagila: ~16,000 rentals over ~181 days
+    activity = rng.gamma(2.0, 1.0, n_customers)
+    activity /= activity.sum()
+    next_rental_id, next_payment_id = 1, 1
+    for offset in range(n_days):
+        day = start + dt.timedelta(days=offset)
+        weekend = 1.3 if day.weekday() >= 4 else 0.87
+        n = int(rng.poisson(per_day * weekend))
+        rental_ids = np.arange(next_rental_id, next_rental_id + n)
+        next_rental_id += n
+        customers = rng.choice(customer_ids, n, p=activity)
+        inventory_idx = rng.integers(0, n_inventory, n)
+        films = inventory_film[inventory_idx] - 1
+        rental_ts = np.datetime64(day.isoformat(), "us") + rng.integers(0, 86_400_000_000, n).astype("timedelta64[us]")
+        days_out = rng.integers(1, 10, n)
+        return_ts = rental_ts + (days_out * 86_400_000_000 + rng.integers(0, 86_400_000_000, n)).astype("timedelta64[us]")
+        returned = return_ts < np.datetime64((end + dt.timedelta(days=1)).isoformat(), "us")
+        _copy(conn, "rental", pa.table({
+            "rental_id": rental_ids,
+            "rental_date": pa.array(rental_ts, pa.timestamp("us", tz="UTC")),
+            "inventory_id": inventory_idx + 1,
+            "customer_id": customers,
+            "return_date": pa.array(np.where(returned, return_ts, np.datetime64("NaT")), pa.timestamp("us", tz="UTC")),
+            "staff_id": rng.integers(1, 3, n),
+        }))
+
+        late_days = np.maximum(0, days_out - rental_duration[films])
+        amount = np.round(rental_rate[films] + late_days * 1.0, 2)
+        amount[rng.random(n) < 0.0015] = 0.0  # free rentals exist in Pagila too
+        pay_ts = rental_ts + rng.integers(0, 3 * 3_600_000_000, n).astype("timedelta64[us]")
+        extra = rng.random(n) < 0.002  # a rental paid in two payments
+        pay_rental = np.concatenate([rental_ids, rental_ids[extra]])
+        pay_customer = np.concatenate([customers, customers[extra]])
+        pay_amount = np.concatenate([amount, np.full(extra.sum(), 1.0)])
+        pay_date = np.concatenate([pay_ts, pay_ts[extra] + np.timedelta64(3_600_000_000, "us")])
+        m = len(pay_rental)
+        _copy(conn, "payment", pa.table({
+            "payment_id": np.arange(next_payment_id, next_payment_id + m),
+            "customer_id": pay_customer,
+            "staff_id": rng.integers(1, 3, m),
+            "rental_id": pay_rental,
+            "amount": pay_amount,
+            "payment_date": pa.array(pay_date, pa.timestamp("us", tz="UTC")),
+        }))
+        next_payment_id += m
+
+        reviewed = rng.random(n) < 0.3
+        texts, scores = make_reviews(rng, [titles[f] for f in films[reviewed]], int(reviewed.sum()))
+        with_score = rng.random(len(texts)) < 0.6  # the vendor scores only some rows
+        path = review_file_path(landing, day.isoformat())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(REVIEW_COLUMNS)
+            for i, (cid, film, text, score, scored) in enumerate(
+                zip(customers[reviewed], films[reviewed] + 1, texts, scores, with_score)
+            ):
+                writer.writerow([f"{day:%Y%m%d}-{i:05d}", int(cid), int(film), int(score) if scored else "", text])
+        conn.commit()
+        summary.rentals += n
+        summary.payments += m
+        summary.reviews += len(texts)
+        summary.days.append(day.isoformat())
+        if offset % 30 == 0 or offset == n_days - 1:
+            progress(f"{day}: {summary.rentals} rentals, {summary.payments} payments, {summary.reviews} reviews so far")
+
+    conn.execute(sql_files.load("seed/pagila_subset_indexes.sql"))
+    conn.commit()
+    return summary

@@ -1,0 +1,54 @@
+"""Every SQL statement the platform runs lives in sql/; this module loads them.
+
+SQL files take values as named parameters (`:name`), bound by the database driver, never formatted
+into the text. The few things that cannot be parameters (a location for an external table) are
+`{{name}}` template slots, filled only with values validated by `render`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ubm_platform.settings import SQL_DIR
+
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)\b")
+_SLOT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_SAFE_LITERAL = re.compile(r"^[\w./:=*\-]+$")
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> str:
+    """The text of sql/<name>, e.g. load("warehouse/user_behavior_metric_insert.sql")."""
+    return (SQL_DIR / name).read_text()
+
+
+def render(name: str, **literals: str) -> str:
+    """Fill `{{slot}}` template slots with validated literals (paths, dates, identifiers)."""
+
+    def fill(match: re.Match) -> str:
+        key = match.group(1)
+        value = str(literals[key])
+        if not _SAFE_LITERAL.match(value):
+            raise ValueError(f"unsafe value for SQL template slot {key!r} in {name}: {value!r}")
+        return value
+
+    return _SLOT.sub(fill, load(name))
+
+
+def to_paramstyle(sql: str, style: str) -> str:
+    """Rewrite `:name` parameters for a driver: 'dollar' ($name, DuckDB) or 'pyformat' (%(name)s)."""
+    if style == "dollar":
+        return _PARAM.sub(lambda m: "$" + m.group(1), sql)
+    if style == "pyformat":
+        return _PARAM.sub(lambda m: f"%({m.group(1)})s", sql.replace("%", "%%"))
+    raise ValueError(f"unknown paramstyle {style!r}")
+
+
+def statements(sql: str) -> list[str]:
+    """Split a file of several statements on ';' at line ends (our files keep one statement per block)."""
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", sql) if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(block: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in block.splitlines())
