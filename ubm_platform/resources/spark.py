@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 
 from dagster import ConfigurableResource
@@ -63,6 +64,7 @@ def load_spark_job(script: str) -> ModuleType:
 
 
 _SESSIONS: dict[tuple, object] = {}
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 class SparkJobResource(ConfigurableResource):
@@ -86,12 +88,16 @@ class LocalSparkResource(SparkJobResource):
             check_java()
             from pyspark.sql import SparkSession
 
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local Spark talks to itself only
+
             spark = (
                 SparkSession.builder.master(self.master)
                 .appName("ubm_platform")
                 .config("spark.driver.memory", self.driver_memory)
                 .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
                 .getOrCreate()
