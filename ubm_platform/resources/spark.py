@@ -109,3 +109,12 @@ class LocalSparkResource(SparkJobResource):
     def run_job(self, script: str, **arguments) -> dict:
         """Run spark_jobs/<script>'s `run(spark, **arguments)` and return its summary."""
         return load_spark_job(script).run(self.session(), **arguments)
+
+
+if __name__ == "__main__":  # `python -m ubm_platform.resources.spark --check-java`, used by `make setup`
+    import sys
+
+    try:
+        print(f"java for Spark: {check_java()}")
+    except JavaNotFoundError as exc:
+        sys.exit(f"setup stopped: {exc}")
