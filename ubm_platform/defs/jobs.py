@@ -2,8 +2,6 @@
 
 from dagster import AssetSelection, build_schedule_from_partitioned_job, define_asset_job
 
-from ubm_platform.partitions import daily_partitions
-
 DAILY_ASSETS = AssetSelection.assets(
     "user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"
 )
@@ -11,7 +9,6 @@ DAILY_ASSETS = AssetSelection.assets(
 daily_pipeline_job = define_asset_job(
     "daily_pipeline_job",
     selection=DAILY_ASSETS,
-    partitions_def=daily_partitions,
     description="Everything one day of user_behavior_metric needs, in dependency order.",
 )
 sentiment_model_job = define_asset_job(

@@ -5,17 +5,29 @@ The vendor promises a UTF-8 CSV with a header, required columns `cid` and `revie
 - good rows go on; each bad row is kept for quarantine with its line number, raw text and reason;
 - a line that is not UTF-8 is decoded as Windows-1252 (the usual culprit) and counted; a line that
   is neither is quarantined;
-- the delimiter is taken from the header when it is `;`, tab or `|` instead of `,`;
-- a header without the required columns quarantines every row (the file is unusable, but the run
-  and the other source go on, and the quarantine says why);
-- rows are read and handed on in batches, so memory does not grow with the file.
+- the delimiter is taken from the header when it is `;`, tab or `|` instead of `,` (and noted);
+- a header without the required columns quarantines every line, the first one included (a file sent
+  without its header would otherwise lose its first row): the file is unusable, but the run and the
+  other source go on, and the quarantine says why;
+- a quoted field that never closes (at the end of the file, or after MAX_RECORD_CHARS characters)
+  quarantines the line that opened it, and the lines after it are read again as rows; likewise a
+  record spanning several lines that the CSV parser rejects, so one stray quote does not swallow the
+  good rows that follow it;
+- a physical line longer than MAX_LINE_BYTES is not read whole: it is skipped in chunks and
+  quarantined with its first QUARANTINE_RAW_CHARS characters;
+- rows are read and handed on in batches, so memory does not grow with the file (except for the
+  keys remembered to find duplicate rows).
+
+Row accounting: raw_rows = valid_rows + quarantined_rows; blank lines are not rows. A row is a CSV
+record, so a review whose quoted text spans three lines is one row, numbered by its first line.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
@@ -25,7 +37,9 @@ REQUIRED_COLUMNS = ("cid", "review_str")
 OPTIONAL_COLUMNS = ("review_id", "film_id", "score")
 DELIMITERS = (",", ";", "\t", "|")
 MAX_RECORD_CHARS = 1 << 20  # one review longer than this is not a review
+MAX_LINE_BYTES = 4 * MAX_RECORD_CHARS  # a line this long is over MAX_RECORD_CHARS in any encoding: not read whole
 QUARANTINE_RAW_CHARS = 10_000  # how much of a bad record the quarantine keeps
+_SKIP_CHUNK_BYTES = 1 << 16
 
 RAW_REVIEW_SCHEMA = pa.schema(
     [
@@ -46,7 +60,22 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
-_POSITIVE_INT = re.compile(r"^\+?\d{1,18}$")
+# ASCII digits only: `\d` would also take other scripts' digits, and str.isdigit() takes '²', which int() refuses.
+_POSITIVE_INT = re.compile(r"\+?[0-9]{1,18}")
+_SCORE = re.compile(r"\+?[0-9]{1,9}")
+
+# Reasons, as counted in ReviewFileReport.reasons; the quarantine's reason column adds the details.
+BAD_HEADER = "header lacks required columns"
+UNDECODABLE = "not decodable as UTF-8 or Windows-1252"
+TOO_LONG = "record too long"
+UNTERMINATED = "unterminated quoted field"
+MALFORMED = "malformed CSV"
+FIELD_COUNT = "wrong number of fields"
+BAD_CID = "cid is not a positive integer"
+EMPTY_REVIEW = "review_str is empty"
+BAD_FILM = "film_id is not a positive integer"
+BAD_SCORE = "score is not an integer from 1 to 5"
+DUPLICATE = "duplicate"
 
 csv.field_size_limit(1 << 30)  # long records are quarantined by length below, not by the parser
 
@@ -76,61 +105,120 @@ class ReviewFileReport:
         }
 
 
+@dataclass
+class _Line:
+    number: int  # 1-based physical line number in the file
+    text: str  # what the CSV parser is given
+    raw: str  # what the quarantine keeps
+    problem: tuple[str, str] | None = None  # (reason, detail) that makes any record holding this line bad
+
+
 class _Lines:
-    """Decoded physical lines of the file, remembering those that the current record consumed."""
+    """Decoded physical lines of the file, fed to csv.reader; remembers the lines of the current record.
+
+    Lines can be pushed back to be read again. While a record is open (inside a quoted field), the
+    iterator stops once the record holds more than MAX_RECORD_CHARS characters (`cut`), so that an
+    unterminated quote cannot make the parser buffer the rest of the file.
+    """
 
     def __init__(self, stream: BinaryIO, report: ReviewFileReport):
         self._stream = stream
         self._report = report
-        self.line_number = 0
-        self.consumed: list[str] = []
-        self.undecodable = False
+        self._last_number = 0
+        self._pushed_back: deque[_Line] = deque()
+        self.consumed: list[_Line] = []
+        self._consumed_chars = 0
+        self.cut = False  # the current record was stopped for length
+        self.ended = False  # the current record ran into the end of the file
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        raw = self._stream.readline()
-        if not raw:
+        if self.consumed and self._consumed_chars > MAX_RECORD_CHARS:
+            self.cut = True
             raise StopIteration
-        self.line_number += 1
+        line = self.read()
+        if line is None:
+            if self.consumed:
+                self.ended = True
+            raise StopIteration
+        self.consumed.append(line)
+        self._consumed_chars += len(line.raw)
+        return line.text
+
+    def take(self) -> list[_Line]:
+        """The lines of the record just parsed (or rejected); starts the next record."""
+        taken, self.consumed = self.consumed, []
+        self._consumed_chars, self.cut, self.ended = 0, False, False
+        return taken
+
+    def push_back(self, lines: list[_Line]) -> None:
+        self._pushed_back.extendleft(reversed(lines))
+
+    def read(self) -> _Line | None:
+        """The next physical line, or None at the end of the file."""
+        if self._pushed_back:
+            return self._pushed_back.popleft()
+        data = self._stream.readline(MAX_LINE_BYTES + 1)
+        if not data:
+            return None
+        self._last_number += 1
+        number = self._last_number
+        if number == 1 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+            return self._skip_long_line(number, data)
         try:
-            text = raw.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             try:
-                text = raw.decode("cp1252")
+                text = data.decode("cp1252")
                 self._report.decoded_as_cp1252 += 1
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="backslashreplace")
-                self.undecodable = True
-        if self.line_number == 1:
-            text = text.lstrip("\ufeff")
-        self.consumed.append(text)
-        return text
+            except UnicodeDecodeError as exc:
+                text = data.decode("utf-8", errors="backslashreplace")
+                return _Line(number, text, text, (UNDECODABLE, f"byte {data[exc.start]:#04x} at offset {exc.start}"))
+        return _Line(number, text, text)
+
+    def _skip_long_line(self, number: int, head: bytes) -> _Line:
+        raw = head[: 4 * QUARANTINE_RAW_CHARS].decode("utf-8", errors="replace")[:QUARANTINE_RAW_CHARS]
+        length = len(head)
+        chunk = head
+        while not chunk.endswith(b"\n"):
+            chunk = self._stream.readline(_SKIP_CHUNK_BYTES)
+            if not chunk:
+                break
+            length += len(chunk)
+        # The parser sees an empty line: the record holding it is quarantined for the problem anyway.
+        return _Line(number, "\n", raw, (TOO_LONG, f"one line of {length} bytes, over {MAX_LINE_BYTES}"))
 
 
 def _sniff_header(header_line: str) -> tuple[str, list[str]] | None:
     for delimiter in DELIMITERS:
-        columns = [c.strip().lower() for c in next(csv.reader([header_line], delimiter=delimiter))]
+        try:
+            parsed = next(csv.reader([header_line], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        columns = [c.strip().lower() for c in parsed]
         if all(c in columns for c in REQUIRED_COLUMNS):
             return delimiter, columns
     return None
 
 
-def _check_row(values: dict[str, str]) -> tuple[str | None, dict]:
-    """(reason it is bad or None, parsed row)."""
+def _check_row(values: dict[str, str]) -> tuple[tuple[str, str] | None, dict]:
+    """((reason, detail) it is bad for or None, parsed row)."""
     cid = values.get("cid", "").strip()
-    if not _POSITIVE_INT.match(cid) or int(cid) <= 0:
-        return f"cid is not a positive integer: {cid[:40]!r}", {}
+    if not _POSITIVE_INT.fullmatch(cid) or int(cid) <= 0:
+        return (BAD_CID, repr(cid[:40])), {}
     text = values.get("review_str", "")
     if not text.strip():
-        return "review_str is empty", {}
+        return (EMPTY_REVIEW, ""), {}
     film = values.get("film_id", "").strip()
-    if film and (not _POSITIVE_INT.match(film) or int(film) <= 0):
-        return f"film_id is not a positive integer: {film[:40]!r}", {}
+    if film and (not _POSITIVE_INT.fullmatch(film) or int(film) <= 0):
+        return (BAD_FILM, repr(film[:40])), {}
     score = values.get("score", "").strip()
-    if score and (not score.isdigit() or not 1 <= int(score) <= 5):
-        return f"score is not an integer from 1 to 5: {score[:40]!r}", {}
+    if score and (not _SCORE.fullmatch(score) or not 1 <= int(score) <= 5):
+        return (BAD_SCORE, repr(score[:40])), {}
     return None, {
         "review_id": values.get("review_id", "").strip(),
         "cid": int(cid),
@@ -138,6 +226,10 @@ def _check_row(values: dict[str, str]) -> tuple[str | None, dict]:
         "score": int(score) if score else None,
         "review_str": text.strip(),
     }
+
+
+def _is_blank(record: list[str]) -> bool:
+    return not record or (len(record) == 1 and not record[0].strip())
 
 
 def validate_reviews(
@@ -164,82 +256,105 @@ def validate_reviews(
             on_quarantined(pa.Table.from_pylist(bad, QUARANTINE_SCHEMA))
             bad = []
 
-    def quarantine(line_number: int, raw: str, reason: str) -> None:
+    def quarantine(line_number: int, raw: str, reason: str, detail: str = "") -> None:
+        report.raw_rows += 1
         report.quarantined_rows += 1
-        report.reasons[reason.split(":")[0]] += 1
-        message = f"{source_file}: line {line_number}: {reason}"
+        report.reasons[reason] += 1
+        full_reason = f"{reason}: {detail}" if detail else reason
+        message = f"{source_file}: line {line_number}: {full_reason}"
         if len(report.first_errors) < 20:
             report.first_errors.append(message)
             log(message)
-        bad.append({"source_file": source_file, "line_number": line_number, "reason": reason,
+        bad.append({"source_file": source_file, "line_number": line_number, "reason": full_reason,
                     "raw_line": raw[:QUARANTINE_RAW_CHARS]})
+        flush()
 
-    header_line = next(lines, None)
-    if header_line is None:
+    header = lines.read()
+    while header is not None and header.problem is None and not header.text.strip():
+        header = lines.read()  # blank lines before the header
+    if header is None:
         report.notes.append("empty file")
-        flush(force=True)
         return report
-    sniffed = _sniff_header(header_line)
+    sniffed = None if header.problem else _sniff_header(header.text)
     if sniffed is None:
-        missing = ", ".join(REQUIRED_COLUMNS)
-        reason = f"header lacks required columns ({missing}): {header_line.strip()[:200]!r}"
-        report.notes.append(reason)
-        for raw in lines:
-            if raw.strip():
-                report.raw_rows += 1
-                quarantine(lines.line_number, raw, reason)
-            lines.consumed.clear()
+        detail = f"({', '.join(REQUIRED_COLUMNS)}) in line {header.number}: {header.raw.strip()[:200]!r}"
+        report.notes.append(f"{BAD_HEADER} {detail}")
+        if "\r" in header.text.rstrip("\r\n"):
+            report.notes.append("lines end with a bare CR: the file reads as one line")
+        # The first line is kept too: without a header, it is the first row.
+        line: _Line | None = header
+        while line is not None:
+            if line.problem or line.raw.strip():
+                quarantine(line.number, line.raw, BAD_HEADER, detail)
+            line = lines.read()
         flush(force=True)
         return report
     report.delimiter, columns = sniffed
     if report.delimiter != ",":
         report.notes.append(f"delimiter {report.delimiter!r} instead of ','")
-    lines.consumed.clear()
 
     reader = csv.reader(lines, delimiter=report.delimiter, strict=True)
-    seen: dict[object, int] = {}
+    seen: dict[int, int] = {}
     while True:
-        start_line = lines.line_number + 1
+        error: str | None = None
         try:
             record = next(reader)
         except StopIteration:
-            break
+            if not lines.cut:
+                break
+            error = "cut"
         except csv.Error as exc:
-            raw = "".join(lines.consumed)
-            lines.consumed.clear()
-            report.raw_rows += 1
-            quarantine(start_line, raw, f"malformed CSV: {exc}")
+            error = str(exc)
+        cut, ended = lines.cut, lines.ended
+        taken = lines.take()
+        if error is not None:
+            # The parser gave up on a record that began at taken[0]: quarantine that line, and read the
+            # lines after it again, so that one stray quote does not take the following rows with it.
+            first = taken[0]
+            if first.problem:
+                quarantine(first.number, first.raw, *first.problem)
+            elif cut:
+                quarantine(first.number, first.raw, UNTERMINATED,
+                           f"quoted field still open after {MAX_RECORD_CHARS} characters")
+            elif ended:
+                quarantine(first.number, first.raw, UNTERMINATED, "quoted field still open at the end of the file")
+            else:
+                where = f" (on line {taken[-1].number})" if len(taken) > 1 else ""
+                quarantine(first.number, first.raw, MALFORMED, error + where)
+            lines.push_back(taken[1:])
             continue
-        raw = "".join(lines.consumed)
-        lines.consumed.clear()
-        if not record or (len(record) == 1 and not record[0].strip()):
+        start_line = taken[0].number
+        problem = next((line.problem for line in taken if line.problem), None)
+        if problem is None and _is_blank(record):
             continue  # blank line: no row
-        report.raw_rows += 1
-        if lines.undecodable:
-            lines.undecodable = False
-            quarantine(start_line, raw, "not decodable as UTF-8 or Windows-1252")
+        raw = "".join(line.raw for line in taken)
+        if problem:
+            quarantine(start_line, raw, *problem)
             continue
         if len(raw) > MAX_RECORD_CHARS:
-            quarantine(start_line, raw, f"record longer than {MAX_RECORD_CHARS} characters ({len(raw)})")
+            quarantine(start_line, raw, TOO_LONG, f"{len(raw)} characters, over {MAX_RECORD_CHARS}")
             continue
         if len(record) != len(columns):
-            quarantine(start_line, raw, f"expected {len(columns)} fields, found {len(record)}")
+            quarantine(start_line, raw, FIELD_COUNT, f"expected {len(columns)}, found {len(record)}")
             continue
         reason, row = _check_row(dict(zip(columns, record)))
         if reason:
-            quarantine(start_line, raw, reason)
+            quarantine(start_line, raw, *reason)
             continue
         # A repeated review_id is a duplicate; without an id, a repeated (cid, film, text) is.
         key_hash = hash(("id", row["review_id"]) if row["review_id"] else
                         ("row", row["cid"], row["film_id"], row["review_str"]))
-        row["review_id"] = row["review_id"] or f"{day}:{start_line}"
         if key_hash in seen:
-            quarantine(start_line, raw, f"duplicate of line {seen[key_hash]}")
+            quarantine(start_line, raw, DUPLICATE, f"of line {seen[key_hash]}")
             continue
         seen[key_hash] = start_line
+        row["review_id"] = row["review_id"] or f"{day}:{start_line}"
         row["source_line"] = start_line
-        valid.append(row)
+        report.raw_rows += 1
         report.valid_rows += 1
+        valid.append(row)
         flush()
+    if report.raw_rows == 0:
+        report.notes.append("no rows after the header")
     flush(force=True)
     return report
