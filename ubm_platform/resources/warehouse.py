@@ -7,8 +7,9 @@ Parquet partitions; Redshift: Spectrum external tables) and keep `user_behavior_
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 from dagster import ConfigurableResource
@@ -17,12 +18,29 @@ from pydantic import Field
 from ubm_platform import sql_files
 from ubm_platform.settings import parse_day
 
-METRIC_PARTITION_COUNT = "warehouse/user_behavior_metric_partition_count.sql"
+METRIC_PARTITION_CHECKS = "warehouse/user_behavior_metric_partition_checks.sql"
+METRIC_COLUMNS = "warehouse/user_behavior_metric_columns.sql"
 METRIC_TABLE_DDL = "warehouse/user_behavior_metric_create.sql"
 METRIC_PARTITION_REPLACE = (
     "warehouse/user_behavior_metric_delete_partition.sql",
     "warehouse/user_behavior_metric_insert_partition.sql",
 )
+
+
+@dataclass
+class MetricReplacement:
+    """What replacing a day of user_behavior_metric did: its check numbers and whether it committed."""
+
+    stats: dict
+    columns: list[tuple[str, str]]
+    committed: bool
+
+    @property
+    def rows(self) -> int:
+        return int(self.stats["metric_rows"])
+
+
+AcceptFn = Callable[[dict, list], bool]
 
 
 class WarehouseResource(ConfigurableResource):
@@ -31,7 +49,8 @@ class WarehouseResource(ConfigurableResource):
     def register_partition(self, table: str, dataset_path: str, day: str) -> None:
         raise NotImplementedError
 
-    def replace_metric_partition(self, day: str) -> int:
+    def replace_metric_partition(self, day: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
+        """Replace one day in one transaction; commit only if `accept(check numbers, columns)`."""
         raise NotImplementedError
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
@@ -68,8 +87,7 @@ class DuckDBWarehouseResource(WarehouseResource):
             ):
                 conn.execute(statement)
 
-    def replace_metric_partition(self, day: str) -> int:
-        """Replace one day of user_behavior_metric in one transaction; returns its row count."""
+    def replace_metric_partition(self, day: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
         day = parse_day(day, "partition key").isoformat()
         with self.connect() as conn:
             self.execute_file(conn, METRIC_TABLE_DDL)
@@ -77,11 +95,15 @@ class DuckDBWarehouseResource(WarehouseResource):
             try:
                 for name in METRIC_PARTITION_REPLACE:
                     self.execute_file(conn, name, {"insert_date": day})
-                conn.execute("COMMIT")
+                cursor = self.execute_file(conn, METRIC_PARTITION_CHECKS, {"insert_date": day})
+                stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
+                columns = [tuple(r) for r in self.execute_file(conn, METRIC_COLUMNS).fetchall()]
+                committed = accept(stats, columns)
+                conn.execute("COMMIT" if committed else "ROLLBACK")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return self.execute_file(conn, METRIC_PARTITION_COUNT, {"insert_date": day}).fetchone()[0]
+        return MetricReplacement(stats=stats, columns=columns, committed=committed)
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""

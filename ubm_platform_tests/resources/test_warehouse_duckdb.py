@@ -76,7 +76,8 @@ def _rows(resource, day):
 
 def test_metric_aggregates_each_side_before_joining(warehouse):
     resource, purchases, reviews = warehouse
-    assert resource.replace_metric_partition(DAY) == len(_independent(purchases, reviews))
+    replacement = resource.replace_metric_partition(DAY)
+    assert replacement.committed and replacement.rows == len(_independent(purchases, reviews))
     rows = _rows(resource, DAY)
     assert {r[0]: tuple(r[1:]) for r in rows} == _independent(purchases, reviews)
     assert len({r[0] for r in rows}) == len(rows)
@@ -98,3 +99,25 @@ def test_partition_keys_are_validated_before_sql(warehouse):
     resource, _, _ = warehouse
     with pytest.raises(ValueError):
         resource.replace_metric_partition("2022-01-02' OR '1'='1")
+
+
+def test_a_refused_replacement_rolls_back_to_the_previous_day(warehouse):
+    resource, purchases, reviews = warehouse
+    resource.replace_metric_partition(DAY)
+    before = sorted(_rows(resource, DAY))
+    seen = {}
+    refused = resource.replace_metric_partition(DAY, accept=lambda stats, columns: seen.update(stats) or False)
+    assert not refused.committed
+    assert seen["metric_rows"] == len(before)  # the checks saw the new rows inside the transaction...
+    assert sorted(_rows(resource, DAY)) == before  # ...and the table still holds the old ones
+
+
+def test_check_numbers_reconcile_with_the_staged_data(warehouse):
+    from ubm_platform.defs.warehouse.assets import metric_checks
+
+    resource, purchases, reviews = warehouse
+    replacement = resource.replace_metric_partition(DAY)
+    assert replacement.stats["staged_amount"] == sum(a for _, a in purchases)
+    assert replacement.stats["staged_purchases"] == len(purchases)
+    assert replacement.stats["classified_reviews"] == len(reviews)
+    assert all(check.passed for check in metric_checks(replacement.stats, replacement.columns))

@@ -2,8 +2,11 @@
 
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
+from ubm_platform import sql_files
+from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -11,8 +14,9 @@ from ubm_platform.defs.movie_review.validation import (
     validate_reviews,
 )
 from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
-from ubm_platform.partitions import daily_partitions
+from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
 from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
+from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
 from ubm_platform.resources.warehouse import WarehouseResource
 
@@ -20,6 +24,37 @@ CLASSIFIED_SCHEMA = pa.schema(
     [("cid", pa.int64()), ("review_id", pa.string()), ("positive_review", pa.bool_()),
      ("sentiment", pa.string()), ("probability", pa.float64()), ("model_version", pa.string())]
 )
+
+
+MAX_QUARANTINE_SHARE = 0.05
+SENTIMENTS = ["negative", "neutral", "positive"]
+
+
+def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: OltpPostgresResource) -> list:
+    """Row accounting (blocking), quarantine share and orphan reviews (warnings) of a landed file."""
+    landed = sum(b.num_rows for b in quality.scan(lake, raw_dir, ["cid"]))
+    quarantined = sum(b.num_rows for b in quality.scan(lake, bad_dir, ["line_number"]))
+    cids: set[int] = set()
+    for batch in quality.scan(lake, raw_dir, ["cid"]):
+        cids.update(batch.column("cid").to_pylist())
+    with oltp.connect() as conn:
+        sql = sql_files.to_paramstyle(sql_files.load("oltp/known_customers.sql"), "pyformat")
+        known = {row[0] for row in conn.execute(sql, {"customer_ids": sorted(cids)})}
+    orphans = sorted(cids - known)
+    share = report.quarantined_rows / report.raw_rows if report.raw_rows else 0.0
+    return [
+        quality.result(
+            "row_accounting",
+            report.raw_rows == report.valid_rows + report.quarantined_rows
+            and landed == report.valid_rows and quarantined == report.quarantined_rows,
+            raw_rows=report.raw_rows, valid_rows=report.valid_rows, quarantined_rows=report.quarantined_rows,
+            landed_rows=landed, quarantine_file_rows=quarantined,
+        ),
+        quality.result("quarantine_share", share <= MAX_QUARANTINE_SHARE, warning=True,
+                       quarantined_share=round(share, 4), threshold=MAX_QUARANTINE_SHARE),
+        quality.result("orphan_reviews", not orphans, warning=True, unknown_customers=len(orphans),
+                       examples=str(orphans[:10])),
+    ]
 
 
 @asset(
@@ -31,10 +66,20 @@ CLASSIFIED_SCHEMA = pa.schema(
     "raw/movie_review/insert_date=<day>/, bad rows with line number and reason to "
     "quarantine/movie_review/insert_date=<day>/.",
     metadata={"dagster/column_schema": table_schema(RAW_REVIEW_SCHEMA)},
+    check_specs=quality.specs(
+        "movie_review_raw",
+        blocking={"row_accounting": "Rows in the vendor file = rows landed + rows quarantined."},
+        warning={
+            "quarantine_share": f"At most {MAX_QUARANTINE_SHARE:.0%} of the file's rows quarantined.",
+            "orphan_reviews": "Every review's cid is a known customer.",
+            "volume": "The day's row count is within the trailing mean +- 4 standard deviations.",
+        },
+    ),
+    freshness_policy=DAILY_FRESHNESS,
 )
 def movie_review_raw(
-    context: AssetExecutionContext, landing: LandingResource, lake: LakeResource
-) -> MaterializeResult:
+    context: AssetExecutionContext, landing: LandingResource, lake: LakeResource, oltp: OltpPostgresResource
+):
     day = context.partition_key
     source = landing.review_file(day)
     if not landing.exists(source):
@@ -53,15 +98,36 @@ def movie_review_raw(
             report = validate_reviews(
                 stream, landing.uri(source), day, valid.write, quarantined.write, log=context.log.warning
             )
+        checks = review_checks(report, lake, raw_dir.path, bad_dir.path, oltp)
+        if failures := quality.blocking_failures(checks):
+            yield from checks
+            raise quality.refuse(f"movie_review_raw {day}", failures)
     if report.quarantined_rows:
         context.log.warning(
             f"{day}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
             f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
         )
+    checks.append(quality.volume_result("volume", context.instance, "movie_review_raw", day, report.valid_rows))
     metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
     metadata.update(report.as_metadata())
     metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
-    return MaterializeResult(metadata=metadata)
+    yield MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list:
+    rows = bad_labels = bad_probability = 0
+    for batch in quality.scan(lake, directory, ["sentiment", "probability"]):
+        rows += batch.num_rows
+        bad_labels += batch.num_rows - (pc.sum(pc.is_in(batch.column("sentiment"), pa.array(SENTIMENTS))).as_py() or 0)
+        probability = batch.column("probability")
+        in_range = pc.and_(pc.greater_equal(probability, 0.0), pc.less_equal(probability, 1.0))
+        bad_probability += batch.num_rows - (pc.sum(pc.fill_null(in_range, False)).as_py() or 0)
+    return [
+        quality.schema_result("schema", quality.parquet_schema(lake, directory), CLASSIFIED_SCHEMA),
+        quality.result("reconciliation", rows == raw_rows and bad_labels == 0 and bad_probability == 0,
+                       classified_rows=rows, raw_rows=raw_rows, unknown_sentiments=bad_labels,
+                       probability_out_of_range=bad_probability),
+    ]
 
 
 @asset(
@@ -73,24 +139,37 @@ def movie_review_raw(
     description="Each valid review of the day classified negative / neutral / positive by the current "
     "sentiment model (spark_jobs/classify_movie_review.py), in stage/classified_movie_review/insert_date=<day>/.",
     metadata={"dagster/column_schema": table_schema(CLASSIFIED_SCHEMA)},
+    check_specs=quality.specs(
+        "classified_movie_review",
+        blocking={"schema": "Columns and types as the warehouse expects.",
+                  "reconciliation": "Every landed review classified exactly once, with a known label."},
+        warning={},
+    ),
+    freshness_policy=DAILY_FRESHNESS,
 )
 def classified_movie_review(
     context: AssetExecutionContext, spark: SparkJobResource, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+):
     day = context.partition_key
     model_uri = current_model_uri(lake)
+    raw_partition = lake.partition_path("movie_review_raw", day)
+    raw_rows = sum(b.num_rows for b in quality.scan(lake, raw_partition, ["cid"]))
     partition = lake.partition_path("classified_movie_review", day)
     with lake.staged_directory(partition) as staging:
         summary = spark.run_job(
             "classify_movie_review.py",
-            input_path=lake.uri(lake.partition_path("movie_review_raw", day)),
+            input_path=lake.uri(raw_partition),
             output_path=lake.uri(staging.path),
             insert_date=day,
             model_dir=model_uri,
         )
+        checks = classified_checks(lake, staging.path, raw_rows)
+        if failures := quality.blocking_failures(checks):
+            yield from checks
+            raise quality.refuse(f"classified_movie_review {day}", failures)
     warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
     context.log.info(f"{day}: classified {summary['rows']} reviews with {summary['model_version']}")
     metadata = lake_partition_metadata(lake, partition, summary["rows"])
     metadata.update({f"{label}_reviews": n for label, n in summary["by_sentiment"].items()})
     metadata["model_version"] = summary["model_version"]
-    return MaterializeResult(metadata=metadata)
+    yield MaterializeResult(metadata=metadata, check_results=checks)

@@ -313,6 +313,8 @@ def validate_reviews(
             first = taken[0]
             if first.problem:
                 quarantine(first.number, first.raw, *first.problem)
+            elif cut and len(first.raw) > MAX_RECORD_CHARS:
+                quarantine(first.number, first.raw, TOO_LONG, f"{len(first.raw)} characters, over {MAX_RECORD_CHARS}")
             elif cut:
                 quarantine(first.number, first.raw, UNTERMINATED,
                            f"quoted field still open after {MAX_RECORD_CHARS} characters")

@@ -1,12 +1,15 @@
 """user_behavior_metric: the analysts' table, built in the warehouse from the lake's staged data."""
 
 
+from decimal import Decimal
+
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
+from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
-from ubm_platform.partitions import daily_partitions
+from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
 from ubm_platform.resources.warehouse import WarehouseResource
 from ubm_platform.settings import load_settings
 
@@ -21,6 +24,37 @@ METRIC_COLUMNS = TableSchema(
     ]
 )
 PREVIEW_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
+# Type families, so DuckDB's DECIMAL(18,5) and Redshift's numeric compare alike.
+TYPE_FAMILIES = {"bigint": "integer", "int8": "integer", "integer": "integer", "decimal": "decimal",
+                 "numeric": "decimal", "date": "date"}
+
+
+def _family(data_type: str) -> str:
+    base = data_type.lower().split("(")[0].strip()
+    return TYPE_FAMILIES.get(base, base)
+
+
+def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
+    """The metric's checks, from the numbers the warehouse computed inside the replacing transaction."""
+    expected = {c.name: _family(c.type) for c in METRIC_COLUMNS.columns}
+    found = {name: _family(data_type) for name, data_type in columns}
+    schema_differences = {c: f"{found.get(c, 'missing')} (expected {t})" for c, t in expected.items() if found.get(c) != t}
+    amount, staged_amount = Decimal(stats["metric_amount_spent"]), Decimal(stats["staged_amount"])
+    return [
+        quality.result("schema", not schema_differences, differences=str(schema_differences or "none")),
+        quality.result("keys", stats["null_customer_ids"] == 0 and stats["duplicate_keys"] == 0,
+                       rows=stats["metric_rows"], null_customer_ids=stats["null_customer_ids"],
+                       duplicate_keys=stats["duplicate_keys"]),
+        quality.result("values", stats["invalid_values"] == 0, rows_with_invalid_values=stats["invalid_values"]),
+        quality.result(
+            "reconciliation",
+            amount == staged_amount and stats["metric_purchase_count"] == stats["staged_purchases"]
+            and stats["metric_review_count"] == stats["classified_reviews"],
+            amount_spent=float(amount), staged_amount=float(staged_amount),
+            purchase_count=int(stats["metric_purchase_count"]), staged_purchases=int(stats["staged_purchases"]),
+            review_count=int(stats["metric_review_count"]), classified_reviews=int(stats["classified_reviews"]),
+        ),
+    ]
 
 
 @asset(
@@ -33,16 +67,34 @@ PREVIEW_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
     "count, positive and total reviews. Built in the warehouse by sql/warehouse/ over the lake; a "
     "re-run replaces the day in one transaction.",
     metadata={"dagster/column_schema": METRIC_COLUMNS},
+    check_specs=quality.specs(
+        "user_behavior_metric",
+        blocking={
+            "schema": "Columns and types as analysts expect.",
+            "keys": "No null customer ids; one row per (customerid, insert_date).",
+            "values": "amount_spent >= 0, purchase_count >= 0, 0 <= review_score <= review_count.",
+            "reconciliation": "The day's totals equal the staged purchases and the classified reviews.",
+        },
+        warning={},
+    ),
+    freshness_policy=DAILY_FRESHNESS,
 )
-def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
     day = context.partition_key
-    rows = warehouse.replace_metric_partition(day)
+    replacement = warehouse.replace_metric_partition(
+        day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
+    )
+    checks = metric_checks(replacement.stats, replacement.columns)
+    if not replacement.committed:
+        yield from checks
+        raise quality.refuse(f"user_behavior_metric {day}", quality.blocking_failures(checks))
     columns, preview = warehouse.query(PREVIEW_SQL, {"date_from": day, "date_to": day})
-    context.log.info(f"{day}: user_behavior_metric has {rows} rows")
-    return MaterializeResult(
+    context.log.info(f"{day}: user_behavior_metric has {replacement.rows} rows")
+    yield MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
+            "dagster/row_count": replacement.rows,
             "dagster/column_schema": METRIC_COLUMNS,
             "preview": MetadataValue.md(markdown_table(columns, preview[:5])),
-        }
+        },
+        check_results=checks,
     )

@@ -1,0 +1,5 @@
+-- Make a published lake partition visible to Spectrum. Re-registering a day is a no-op (the
+-- location does not change: a re-run replaces the files under it). Outside a transaction (autocommit).
+ALTER TABLE spectrum.{{table}}
+ADD IF NOT EXISTS PARTITION (insert_date='{{day}}')
+LOCATION '{{location}}/insert_date={{day}}/'

@@ -1,0 +1,86 @@
+"""Data-quality checks shared by the asset families.
+
+The checks run inside the asset, on the staged data, before it is published: when a blocking check
+fails, its result is recorded, the staged data is thrown away and the step fails, so bad data never
+replaces a good partition nor reaches user_behavior_metric. Each result carries the numbers behind it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, Failure
+
+from ubm_platform.resources.lake import LakeResource
+
+VOLUME_WINDOW = 14  # trailing materializations the volume check compares with
+VOLUME_MIN_HISTORY = 5
+VOLUME_Z = 4.0
+
+
+def specs(asset: str, blocking: dict[str, str], warning: dict[str, str]) -> list[AssetCheckSpec]:
+    """Check specs of an asset: blocking ones stop downstream assets, warnings only report."""
+    return [AssetCheckSpec(n, asset=asset, blocking=True, description=d) for n, d in blocking.items()] + [
+        AssetCheckSpec(n, asset=asset, description=d) for n, d in warning.items()
+    ]
+
+
+def result(name: str, passed: bool, warning: bool = False, **numbers) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name=name,
+        passed=bool(passed),
+        severity=AssetCheckSeverity.WARN if warning else AssetCheckSeverity.ERROR,
+        metadata={k: v for k, v in numbers.items()},
+    )
+
+
+def blocking_failures(results: Iterable[AssetCheckResult]) -> list[AssetCheckResult]:
+    return [r for r in results if not r.passed and r.severity == AssetCheckSeverity.ERROR]
+
+
+def refuse(what: str, failures: list[AssetCheckResult]) -> Failure:
+    names = ", ".join(f"{r.check_name} {dict(r.metadata)}" for r in failures)
+    return Failure(description=f"{what} not published: blocking checks failed: {names}")
+
+
+def scan(lake: LakeResource, directory: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The rows of a (staged or published) partition, batch by batch."""
+    for relative in lake.list_files(directory, ".parquet"):
+        with lake.open_input_file(relative) as source:
+            yield from pq.ParquetFile(source).iter_batches(batch_size=65_536, columns=columns)
+
+
+def parquet_schema(lake: LakeResource, directory: str) -> pa.Schema | None:
+    for relative in lake.list_files(directory, ".parquet"):
+        with lake.open_input_file(relative) as source:
+            return pq.ParquetFile(source).schema_arrow
+    return None
+
+
+def schema_result(name: str, actual: pa.Schema | None, expected: pa.Schema) -> AssetCheckResult:
+    found = {f.name: str(f.type) for f in actual} if actual is not None else {}
+    wanted = {f.name: str(f.type) for f in expected}
+    differences = {c: f"{found.get(c, 'missing')} (expected {t})" for c, t in wanted.items() if found.get(c) != t}
+    return result(name, not differences, columns=len(found), differences=str(differences) if differences else "none")
+
+
+def volume_result(name: str, instance, asset: str, partition: str, rows: int) -> AssetCheckResult:
+    """Warn when a day's row count is far outside the trailing mean and standard deviation."""
+    history = []
+    for record in instance.fetch_materializations(AssetKey(asset), limit=VOLUME_WINDOW * 3).records:
+        materialization = record.asset_materialization
+        count = materialization.metadata.get("dagster/row_count") if materialization else None
+        if count is not None and materialization.partition != partition:
+            history.append(count.value)
+        if len(history) >= VOLUME_WINDOW:
+            break
+    if len(history) < VOLUME_MIN_HISTORY:
+        return result(name, True, warning=True, rows=rows, history=len(history), note="not enough history yet")
+    mean, stdev = statistics.fmean(history), statistics.pstdev(history)
+    z = (rows - mean) / stdev if stdev else (0.0 if rows == mean else float("inf"))
+    return result(name, abs(z) <= VOLUME_Z, warning=True, rows=rows, trailing_mean=round(mean, 2),
+                  trailing_stdev=round(stdev, 2), z_score=round(z, 2) if z != float("inf") else 1e9,
+                  history=len(history))

@@ -1,0 +1,179 @@
+"""UBM_ENV=aws: the resources behind the same assets, built from environment variables.
+
+S3 holds the lake and the vendor's landing files, Spark runs on EMR (steps on a running cluster,
+or EMR Serverless), and Redshift reads the lake through Spectrum. Every variable is documented in
+docs/aws.md (AWS_ENV_VARS below is the same list, as data). Values that map one-to-one onto a
+resource field are passed as Dagster `EnvVar`s: they are read when the resource is used and never
+appear in run config or the UI, which matters for UBM_REDSHIFT_PASSWORD. The lake and code
+locations are composed from several variables, so they are plain strings (they are not secrets).
+
+Nothing here talks to AWS: resources create their clients when they are used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from dagster import EnvVar
+
+from ubm_platform.resources.emr import EmrServerlessSparkResource, EmrStepsSparkResource
+from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.oltp import OltpPostgresResource
+from ubm_platform.resources.redshift import RedshiftWarehouseResource
+from ubm_platform.settings import Settings, SettingsError
+
+SPARK_MODES = ("emr_steps", "emr_serverless")
+
+# name -> (required when, meaning); docs/aws.md has the same table with more words.
+AWS_ENV_VARS: dict[str, tuple[str, str]] = {
+    "AWS_REGION": ("always", "Region of the bucket, EMR and Redshift, e.g. eu-west-1."),
+    "UBM_S3_BUCKET": ("always", "Bucket of the lake, the uploaded Spark code and the run summaries."),
+    "UBM_S3_PREFIX": ("optional, default ubm", "Key prefix of the lake inside UBM_S3_BUCKET."),
+    "UBM_S3_LANDING_BUCKET": ("optional, default UBM_S3_BUCKET", "Bucket the vendor drops its files in."),
+    "UBM_S3_LANDING_PREFIX": ("optional, default <UBM_S3_PREFIX>/landing", "Prefix of the vendor files."),
+    "UBM_S3_ENDPOINT_URL": ("optional", "S3-compatible endpoint (MinIO, tests); unset on AWS."),
+    "UBM_OLTP_DSN": ("always", "postgresql:// URL of the OLTP database (password inside: secret)."),
+    "UBM_SPARK_MODE": ("optional, default emr_steps", "emr_steps or emr_serverless."),
+    "UBM_EMR_CLUSTER_ID": ("UBM_SPARK_MODE=emr_steps", "Running EMR cluster (j-...) that takes the steps."),
+    "UBM_EMR_SERVERLESS_APP_ID": ("UBM_SPARK_MODE=emr_serverless", "EMR Serverless Spark application id."),
+    "UBM_EMR_EXECUTION_ROLE_ARN": ("UBM_SPARK_MODE=emr_serverless", "IAM role the serverless job runs as."),
+    "UBM_EMR_ENDPOINT_URL": ("optional", "EMR / EMR Serverless API endpoint (tests); unset on AWS."),
+    "UBM_EMR_TIMEOUT_S": ("optional, default 14400", "Cancel and fail a Spark job running longer."),
+    "UBM_EMR_POLL_S": ("optional, default 15", "Seconds between two job status requests."),
+    "UBM_REDSHIFT_HOST": ("password auth", "Cluster endpoint host (optional with IAM auth)."),
+    "UBM_REDSHIFT_PORT": ("optional, default 5439", "Cluster port."),
+    "UBM_REDSHIFT_DATABASE": ("always", "Database holding user_behavior_metric."),
+    "UBM_REDSHIFT_USER": ("always", "Database user (IAM auth: the db_user credentials are issued for)."),
+    "UBM_REDSHIFT_PASSWORD": ("password auth", "The user's password (secret)."),
+    "UBM_REDSHIFT_IAM": ("optional, default 0", "1: IAM auth (GetClusterCredentials) instead of a password."),
+    "UBM_REDSHIFT_CLUSTER_ID": ("UBM_REDSHIFT_IAM=1", "Cluster identifier for IAM auth."),
+    "UBM_REDSHIFT_SSLMODE": ("optional, default verify-ca", "verify-ca, verify-full, require or disable."),
+    "UBM_SPECTRUM_IAM_ROLE_ARN": ("always", "Role Redshift assumes to read the lake and the Glue catalog."),
+    "UBM_GLUE_DATABASE": ("optional, default ubm_lake", "Glue database behind the `spectrum` schema."),
+}
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[\w.\-=/]*$")  # what can go into a Spectrum LOCATION (sql_files.render)
+
+
+class AwsConfigError(SettingsError):
+    """UBM_ENV=aws with variables missing or invalid; the message lists all of them."""
+
+
+def _value(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _flag(name: str) -> bool:
+    return _value(name).lower() in ("1", "true", "yes", "on")
+
+
+def _optional(name: str, default=""):
+    """An EnvVar when the variable is set, else the default (an unset EnvVar fails when used)."""
+    return EnvVar(name) if _value(name) else default
+
+
+def check_environment() -> None:
+    """Raise AwsConfigError listing every missing or invalid variable at once."""
+    missing, invalid = [], []
+
+    def need(*names: str) -> None:
+        missing.extend(n for n in names if not _value(n))
+
+    need("AWS_REGION", "UBM_S3_BUCKET", "UBM_OLTP_DSN", "UBM_REDSHIFT_DATABASE", "UBM_REDSHIFT_USER",
+         "UBM_SPECTRUM_IAM_ROLE_ARN")
+    mode = _value("UBM_SPARK_MODE", "emr_steps")
+    if mode == "emr_steps":
+        need("UBM_EMR_CLUSTER_ID")
+    elif mode == "emr_serverless":
+        need("UBM_EMR_SERVERLESS_APP_ID", "UBM_EMR_EXECUTION_ROLE_ARN")
+    else:
+        invalid.append(f"UBM_SPARK_MODE={mode!r} (expected one of {', '.join(SPARK_MODES)})")
+    if _flag("UBM_REDSHIFT_IAM"):
+        need("UBM_REDSHIFT_CLUSTER_ID")
+    else:
+        need("UBM_REDSHIFT_HOST", "UBM_REDSHIFT_PASSWORD")
+    for name in ("UBM_S3_BUCKET", "UBM_S3_LANDING_BUCKET"):
+        if _value(name) and not _BUCKET.match(_value(name)):
+            invalid.append(f"{name}={_value(name)!r} (not an S3 bucket name)")
+    for name in ("UBM_S3_PREFIX", "UBM_S3_LANDING_PREFIX"):
+        if not _PREFIX.match(_value(name)):
+            invalid.append(f"{name}={_value(name)!r} (letters, digits and . _ - = / only)")
+    for name in ("UBM_REDSHIFT_PORT", "UBM_EMR_TIMEOUT_S", "UBM_EMR_POLL_S"):
+        if _value(name) and not re.fullmatch(r"\d+(\.\d+)?", _value(name)):
+            invalid.append(f"{name}={_value(name)!r} (not a number)")
+    if _value("UBM_REDSHIFT_SSLMODE") not in ("", "verify-ca", "verify-full", "require", "disable"):
+        invalid.append(f"UBM_REDSHIFT_SSLMODE={_value('UBM_REDSHIFT_SSLMODE')!r}")
+    if missing or invalid:
+        lines = ["UBM_ENV=aws cannot start (every variable is described in docs/aws.md):"]
+        if missing:
+            lines.append(f"  missing: {', '.join(missing)}")
+        if invalid:
+            lines.append(f"  invalid: {'; '.join(invalid)}")
+        raise AwsConfigError("\n".join(lines))
+
+
+def s3_layout() -> dict[str, str]:
+    """The s3:// roots the resources use, from UBM_S3_* (call after check_environment)."""
+    bucket = _value("UBM_S3_BUCKET")
+    prefix = _value("UBM_S3_PREFIX", "ubm").strip("/")
+    landing_bucket = _value("UBM_S3_LANDING_BUCKET", bucket)
+    landing_prefix = _value("UBM_S3_LANDING_PREFIX", f"{prefix}/landing" if prefix else "landing").strip("/")
+    base = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    return {
+        "lake": base,
+        "landing": f"s3://{landing_bucket}/{landing_prefix}" if landing_prefix else f"s3://{landing_bucket}",
+        "code": f"{base}/code",
+        "runs": f"{base}/spark-runs",
+    }
+
+
+def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
+    """The resource dict for UBM_ENV=aws (same keys as environments.local_resources)."""
+    check_environment()
+    roots = s3_layout()
+    region = EnvVar("AWS_REGION")
+    s3_endpoint = _optional("UBM_S3_ENDPOINT_URL")
+
+    common_spark = dict(
+        code_uri=roots["code"],
+        runs_uri=roots["runs"],
+        region=region,
+        s3_endpoint_url=s3_endpoint,
+        emr_endpoint_url=_optional("UBM_EMR_ENDPOINT_URL"),
+        timeout_s=float(_value("UBM_EMR_TIMEOUT_S", "14400")),
+        poll_interval_s=float(_value("UBM_EMR_POLL_S", "15")),
+    )
+    if _value("UBM_SPARK_MODE", "emr_steps") == "emr_steps":
+        spark = EmrStepsSparkResource(cluster_id=EnvVar("UBM_EMR_CLUSTER_ID"), **common_spark)
+    else:
+        spark = EmrServerlessSparkResource(
+            application_id=EnvVar("UBM_EMR_SERVERLESS_APP_ID"),
+            execution_role_arn=EnvVar("UBM_EMR_EXECUTION_ROLE_ARN"),
+            **common_spark,
+        )
+
+    iam = _flag("UBM_REDSHIFT_IAM")
+    warehouse = RedshiftWarehouseResource(
+        host=_optional("UBM_REDSHIFT_HOST"),
+        port=EnvVar.int("UBM_REDSHIFT_PORT") if _value("UBM_REDSHIFT_PORT") else 5439,
+        database=EnvVar("UBM_REDSHIFT_DATABASE"),
+        user=EnvVar("UBM_REDSHIFT_USER"),
+        password="" if iam else EnvVar("UBM_REDSHIFT_PASSWORD"),
+        iam=iam,
+        cluster_identifier=_optional("UBM_REDSHIFT_CLUSTER_ID"),
+        region=region,
+        sslmode=_optional("UBM_REDSHIFT_SSLMODE", "verify-ca"),
+        driver="redshift_connector",
+        lake_root=roots["lake"],
+        spectrum_iam_role_arn=EnvVar("UBM_SPECTRUM_IAM_ROLE_ARN"),
+        glue_database=_optional("UBM_GLUE_DATABASE", "ubm_lake"),
+    )
+    return {
+        "oltp": oltp,
+        "landing": LandingResource(root=roots["landing"], endpoint_url=s3_endpoint, region=region),
+        "lake": LakeResource(root=roots["lake"], endpoint_url=s3_endpoint, region=region),
+        "spark": spark,
+        "warehouse": warehouse,
+    }
