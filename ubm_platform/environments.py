@@ -10,6 +10,7 @@ import os
 
 from dagster import EnvVar, in_process_executor, multiprocess_executor
 
+from ubm_platform.resources.alerts import AlertResource
 from ubm_platform.resources.lake import LakeResource, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import LocalSparkResource
@@ -24,6 +25,13 @@ def _oltp(settings: Settings) -> OltpPostgresResource:
     return OltpPostgresResource(embedded_data_dir=str(settings.embedded_pg_dir))
 
 
+def _alerts() -> AlertResource:
+    # A webhook URL embeds its secret token: an EnvVar too.
+    if os.environ.get("UBM_ALERT_WEBHOOK_URL"):
+        return AlertResource(webhook_url=EnvVar("UBM_ALERT_WEBHOOK_URL"))
+    return AlertResource()
+
+
 def local_resources(settings: Settings) -> dict:
     lake_root = str(settings.lake_root)
     return {
@@ -32,13 +40,14 @@ def local_resources(settings: Settings) -> dict:
         "lake": LakeResource(root=lake_root),
         "spark": LocalSparkResource(),
         "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path), lake_root=lake_root),
+        "alerts": _alerts(),
     }
 
 
 def aws_resources(settings: Settings) -> dict:
     from ubm_platform.resources.aws import aws_resources as build
 
-    return build(settings, oltp=_oltp(settings))
+    return {**build(settings, oltp=_oltp(settings)), "alerts": _alerts()}
 
 
 RESOURCES_BY_ENV = {"local": local_resources, "aws": aws_resources}

@@ -104,6 +104,21 @@ class LandingResource(StorageLocation):
     def review_file(self, day: str) -> str:
         return f"movie_review/{parse_day(day, 'partition key').isoformat()}/movie_review.csv"
 
+    def arrived_review_files(self) -> dict[str, str]:
+        """Day -> signature (size and modification time) of every review file in the landing area."""
+        fs, _ = self.filesystem()
+        selector = pafs.FileSelector(self._abs("movie_review"), recursive=True, allow_not_found=True)
+        arrived = {}
+        for info in fs.get_file_info(selector):
+            day = posixpath.basename(posixpath.dirname(info.path))
+            if info.type == pafs.FileType.File and info.base_name == "movie_review.csv":
+                try:
+                    parse_day(day)
+                except ValueError:
+                    continue  # not a day folder: not the vendor's file
+                arrived[day] = f"{info.size}-{info.mtime_ns}"
+        return arrived
+
 
 class LakeResource(StorageLocation):
     """Partitioned Parquet datasets under a root: a local path or s3://bucket/prefix."""

@@ -1,0 +1,28 @@
+"""The vendor's file drives the day: a new (or re-delivered) file launches that day's run."""
+
+import json
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+
+from ubm_platform.defs.jobs import daily_pipeline_job
+from ubm_platform.partitions import daily_partitions
+from ubm_platform.resources.lake import LandingResource
+
+
+@sensor(
+    job=daily_pipeline_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Watches the landing area (local folder or S3 prefix) and runs the day's pipeline when "
+    "its review file arrives; the cursor remembers each file's size and time so no file launches twice.",
+)
+def vendor_file_sensor(context: SensorEvaluationContext, landing: LandingResource):
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    valid_days = set(daily_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
+    requests = []
+    for day, signature in sorted(landing.arrived_review_files().items()):
+        if day in valid_days and seen.get(day) != signature:
+            requests.append(RunRequest(run_key=f"{day}:{signature}", partition_key=day))
+            seen[day] = signature
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    return requests or SkipReason("no new vendor file")
