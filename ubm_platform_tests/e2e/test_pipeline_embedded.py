@@ -18,8 +18,8 @@ DAILY_ASSETS = "user_purchase_staging,movie_review_raw,classified_movie_review,u
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ubm_home")
+def platform(state_dirs):
+    home = state_dirs("ubm_home")
     env = ubm_env(home)
     run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-05", "--scale", "0.5"], env)
     result = run_cli(["run", "--from", DAYS[0], "--to", DAYS[-1]], env)

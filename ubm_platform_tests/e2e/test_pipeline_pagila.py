@@ -28,7 +28,7 @@ def _sst(path) -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def pagila(pg_server, tmp_path_factory):
+def pagila(pg_server, state_dirs):
     schema, data = shared_data("pagila/pagila-schema.sql"), shared_data("pagila/pagila-data.sql")
     train, dev = shared_data("reviews/sst/stsa.fine.train"), shared_data("reviews/sst/stsa.fine.dev")
     name = f"pagila_{uuid.uuid4().hex[:8]}"
@@ -40,7 +40,7 @@ def pagila(pg_server, tmp_path_factory):
         check=True, capture_output=True, timeout=300,
     )
 
-    home = tmp_path_factory.mktemp("ubm_pagila")
+    home = state_dirs("ubm_pagila")
     rng = random.Random(7)
     training = home / "sst_train.csv"
     with open(training, "w", newline="", encoding="utf-8") as f:

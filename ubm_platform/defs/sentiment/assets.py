@@ -13,6 +13,7 @@ from ubm_platform.settings import load_settings
 
 MODELS = DATASET_PATHS["sentiment_model"]
 CURRENT_POINTER = f"{MODELS}/current.json"
+MIN_HOLDOUT_ROWS = 10
 
 
 class SentimentModelConfig(Config):
@@ -81,6 +82,12 @@ def sentiment_model(
             out_dir=lake.uri(staging.path),
             holdout_fraction=config.holdout_fraction,
         )
+        if not model.get("metrics") or model["n_holdout"] < MIN_HOLDOUT_ROWS:
+            raise Failure(
+                description=f"Not enough labelled reviews to train and evaluate a model: {model['n_train']} "
+                f"training and {model['n_holdout']} held-out rows in {labeled} (at least {MIN_HOLDOUT_ROWS} "
+                "held-out rows needed). Land more scored vendor files or set UBM_TRAINING_DATA."
+            )
         accuracy = model["metrics"]["accuracy_3class"]
         if accuracy < config.min_accuracy:
             raise Failure(
