@@ -13,7 +13,6 @@ from typing import Sequence
 from ubm_platform.settings import load_settings, parse_day
 
 DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _days(date_from: str, date_to: str) -> list[str]:
@@ -56,26 +55,25 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 # -- ubm run --------------------------------------------------------------------------------
-def _materialize(defs, selection: list[str], partition_key: str | None, instance):
-    from dagster import materialize
+PROGRESS_RUN_CONFIG = {"loggers": {"progress": {}}}
 
-    return materialize(
-        list(defs.assets),
-        selection=selection,
-        partition_key=partition_key,
+
+def _range_tags(days: list[str]) -> dict:
+    """One run for the whole range: the daily assets have single-run backfill policies."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    return {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+
+
+def _execute(defs, job_name: str, instance, days: list[str] | None) -> bool:
+    """Run a job of the definitions in this process; print failures; True on success."""
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
         instance=instance,
-        resources=defs.resources,
-        run_config=QUIET_RUN_CONFIG,
+        tags=_range_tags(days) if days else None,
+        run_config=PROGRESS_RUN_CONFIG,
         raise_on_error=False,
     )
-
-
-def _report(result, label: str) -> bool:
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        rows = materialization.metadata.get("dagster/row_count")
-        rows_text = f"{rows.value} rows" if rows is not None else ""
-        _say(f"  {label:<10}  {materialization.asset_key.to_user_string():<24} {rows_text}")
     if result.success:
         return True
     for event in result.get_step_failure_events():
@@ -83,8 +81,8 @@ def _report(result, label: str) -> bool:
         while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.message:
             error = error.cause  # the user code's exception, not Dagster's wrapper
         message = error.message.strip() if error else "unknown error"
-        _say(f"  {label:<10}  FAILED {event.step_key}: {message}")
-    _say(f"  full logs: run {result.run_id} in the Dagster instance ($DAGSTER_HOME, `make dev` to browse)")
+        _say(f"  FAILED {event.step_key}: {message}")
+    _say(f"  full logs: run {result.run_id} in the Dagster instance ($DAGSTER_HOME; `make dev` to browse)")
     return False
 
 
@@ -105,17 +103,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         has_model = resources.lake.exists(CURRENT_POINTER)
     if args.retrain_model or not has_model:
         if not settings.training_data:
-            _say(f"landing the vendor's reviews for {len(days)} days to train the sentiment model on their scores")
-            for day in days:
-                if not _report(_materialize(defs, ["movie_review_raw"], day, instance), day):
-                    return 1
+            _say(f"landing the vendor's reviews of {days[0]}..{days[-1]} to train the sentiment model on their scores")
+            if not _execute(defs, "movie_review_landing_job", instance, days):
+                return 1
         _say("training sentiment_model")
-        if not _report(_materialize(defs, ["sentiment_model"], None, instance), "model"):
+        if not _execute(defs, "sentiment_model_job", instance, None):
             return 1
-    for day in days:
-        _say(f"{day}: materializing {', '.join(DAILY_ASSETS)}")
-        if not _report(_materialize(defs, DAILY_ASSETS, day, instance), day):
-            return 1
+    _say(f"materializing {', '.join(DAILY_ASSETS)} for {days[0]}..{days[-1]} in one run")
+    if not _execute(defs, "daily_pipeline_job", instance, days):
+        return 1
     _say(f"done: {len(days)} days in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
     return 0
 

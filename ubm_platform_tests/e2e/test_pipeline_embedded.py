@@ -63,16 +63,17 @@ def test_rerunning_a_partition_replaces_it(platform):
     assert len(list(staged.glob("*.parquet"))) == 1
 
 
-def test_plain_dagster_cli_materializes_a_partition(platform):
+def test_plain_dagster_cli_backfills_a_partition_range_in_one_run(platform):
     home, env, _out = platform
-    day = "2022-01-04"
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "ubm_platform.definitions",
-         "--select", DAILY_ASSETS, "--partition", day],
+         "--select", DAILY_ASSETS, "--partition-range", "2022-01-04...2022-01-05"],
         env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
+    for day in ("2022-01-04", "2022-01-05"):
+        assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
+        assert (home / "lake" / "stage" / "user_purchase" / f"insert_date={day}" / "part-00000.parquet").exists()
 
 
 def test_missing_vendor_file_fails_the_run_and_names_the_path(platform):

@@ -3,10 +3,11 @@
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, BackfillPolicy, Failure, MetadataValue, asset
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
+from ubm_platform.defs.partitioned import DayOutcome, gate, materialize_days
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -76,42 +77,44 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
         },
     ),
     freshness_policy=DAILY_FRESHNESS,
+    backfill_policy=BackfillPolicy.single_run(),
 )
 def movie_review_raw(
     context: AssetExecutionContext, landing: LandingResource, lake: LakeResource, oltp: OltpPostgresResource
 ):
-    day = context.partition_key
-    source = landing.review_file(day)
-    if not landing.exists(source):
-        raise Failure(
-            description=f"The vendor's review file for {day} has not arrived: expected {landing.uri(source)}",
-            allow_retries=True,
-        )
-    raw_partition = lake.partition_path("movie_review_raw", day)
-    quarantine_partition = lake.partition_path("movie_review_quarantine", day)
-    with lake.staged_directory(raw_partition) as raw_dir, lake.staged_directory(quarantine_partition) as bad_dir:
-        with (
-            landing.open_input(source) as stream,
-            ParquetFileWriter(lake, f"{raw_dir.path}/part-00000.parquet", RAW_REVIEW_SCHEMA) as valid,
-            ParquetFileWriter(lake, f"{bad_dir.path}/part-00000.parquet", QUARANTINE_SCHEMA) as quarantined,
-        ):
-            report = validate_reviews(
-                stream, landing.uri(source), day, valid.write, quarantined.write, log=context.log.warning
+    def materialize_day(day: str) -> DayOutcome:
+        source = landing.review_file(day)
+        if not landing.exists(source):
+            raise Failure(
+                description=f"The vendor's review file for {day} has not arrived: expected {landing.uri(source)}",
+                allow_retries=True,
             )
-        checks = review_checks(report, lake, raw_dir.path, bad_dir.path, oltp)
-        if failures := quality.blocking_failures(checks):
-            yield from checks
-            raise quality.refuse(f"movie_review_raw {day}", failures)
-    if report.quarantined_rows:
-        context.log.warning(
-            f"{day}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
-            f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
-        )
-    checks.append(quality.volume_result("volume", context.instance, "movie_review_raw", day, report.valid_rows))
-    metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
-    metadata.update(report.as_metadata())
-    metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
-    yield MaterializeResult(metadata=metadata, check_results=checks)
+        raw_partition = lake.partition_path("movie_review_raw", day)
+        quarantine_partition = lake.partition_path("movie_review_quarantine", day)
+        with lake.staged_directory(raw_partition) as raw_dir, lake.staged_directory(quarantine_partition) as bad_dir:
+            with (
+                landing.open_input(source) as stream,
+                ParquetFileWriter(lake, f"{raw_dir.path}/part-00000.parquet", RAW_REVIEW_SCHEMA) as valid,
+                ParquetFileWriter(lake, f"{bad_dir.path}/part-00000.parquet", QUARANTINE_SCHEMA) as quarantined,
+            ):
+                report = validate_reviews(
+                    stream, landing.uri(source), day, valid.write, quarantined.write, log=context.log.warning
+                )
+            checks = review_checks(report, lake, raw_dir.path, bad_dir.path, oltp)
+            gate(f"movie_review_raw {day}", checks)
+        if report.quarantined_rows:
+            context.log.warning(
+                f"{day}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
+                f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
+            )
+        checks.append(quality.volume_result("volume", context.instance, "movie_review_raw", day, report.valid_rows))
+        context.log.info(f"{day}: {report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
+        metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
+        metadata.update(report.as_metadata())
+        metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
+        return DayOutcome(metadata, checks)
+
+    yield from materialize_days(context, materialize_day)
 
 
 def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list:
@@ -146,30 +149,32 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
         warning={},
     ),
     freshness_policy=DAILY_FRESHNESS,
+    backfill_policy=BackfillPolicy.single_run(),
 )
 def classified_movie_review(
     context: AssetExecutionContext, spark: SparkJobResource, lake: LakeResource, warehouse: WarehouseResource
 ):
-    day = context.partition_key
     model_uri = current_model_uri(lake)
-    raw_partition = lake.partition_path("movie_review_raw", day)
-    raw_rows = sum(b.num_rows for b in quality.scan(lake, raw_partition, ["cid"]))
-    partition = lake.partition_path("classified_movie_review", day)
-    with lake.staged_directory(partition) as staging:
-        summary = spark.run_job(
-            "classify_movie_review.py",
-            input_path=lake.uri(raw_partition),
-            output_path=lake.uri(staging.path),
-            insert_date=day,
-            model_dir=model_uri,
-        )
-        checks = classified_checks(lake, staging.path, raw_rows)
-        if failures := quality.blocking_failures(checks):
-            yield from checks
-            raise quality.refuse(f"classified_movie_review {day}", failures)
-    warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
-    context.log.info(f"{day}: classified {summary['rows']} reviews with {summary['model_version']}")
-    metadata = lake_partition_metadata(lake, partition, summary["rows"])
-    metadata.update({f"{label}_reviews": n for label, n in summary["by_sentiment"].items()})
-    metadata["model_version"] = summary["model_version"]
-    yield MaterializeResult(metadata=metadata, check_results=checks)
+
+    def materialize_day(day: str) -> DayOutcome:
+        raw_partition = lake.partition_path("movie_review_raw", day)
+        raw_rows = sum(b.num_rows for b in quality.scan(lake, raw_partition, ["cid"]))
+        partition = lake.partition_path("classified_movie_review", day)
+        with lake.staged_directory(partition) as staging:
+            summary = spark.run_job(
+                "classify_movie_review.py",
+                input_path=lake.uri(raw_partition),
+                output_path=lake.uri(staging.path),
+                insert_date=day,
+                model_dir=model_uri,
+            )
+            checks = classified_checks(lake, staging.path, raw_rows)
+            gate(f"classified_movie_review {day}", checks)
+        warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
+        context.log.info(f"{day}: {summary['rows']} reviews classified by {summary['model_version']}")
+        metadata = lake_partition_metadata(lake, partition, summary["rows"])
+        metadata.update({f"{label}_reviews": n for label, n in summary["by_sentiment"].items()})
+        metadata["model_version"] = summary["model_version"]
+        return DayOutcome(metadata, checks)
+
+    yield from materialize_days(context, materialize_day)

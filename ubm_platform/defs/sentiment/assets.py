@@ -97,7 +97,7 @@ def sentiment_model(
             )
         staging.final = final = f"{MODELS}/{model['version']}"
     lake.write_text(CURRENT_POINTER, json.dumps({"version": model["version"], "path": final}))
-    context.log.info(f"sentiment model {model['version']}: held-out 3-class accuracy {accuracy:.3f}")
+    context.log.info(f"model: {model['version']}, held-out 3-class accuracy {accuracy:.3f}")
     return MaterializeResult(
         metadata={
             "model_version": model["version"],

@@ -1,9 +1,10 @@
 """user_purchase_staging: a day of customer payments, from the OLTP PostgreSQL to the lake."""
 
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, Backoff, MaterializeResult, RetryPolicy, asset
+from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy, asset
 
 from ubm_platform.defs import quality
+from ubm_platform.defs.partitioned import DayOutcome, gate, materialize_days
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, extract_user_purchase
 from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
@@ -46,22 +47,23 @@ def purchase_checks(lake: LakeResource, directory: str) -> list:
         warning={"volume": "The day's row count is within the trailing mean +- 4 standard deviations."},
     ),
     freshness_policy=DAILY_FRESHNESS,
+    backfill_policy=BackfillPolicy.single_run(),
     # A database restart or a network blip should not fail the day.
     retry_policy=RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
 )
 def user_purchase_staging(
     context: AssetExecutionContext, oltp: OltpPostgresResource, lake: LakeResource, warehouse: WarehouseResource
 ):
-    day = context.partition_key
-    partition = lake.partition_path(DATASET, day)
-    with lake.staged_directory(partition) as staging:
-        with oltp.connect() as conn, lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
-            rows = extract_user_purchase(conn, day, sink)
-        checks = purchase_checks(lake, staging.path)
-        if failures := quality.blocking_failures(checks):
-            yield from checks
-            raise quality.refuse(f"user_purchase_staging {day}", failures)
-    warehouse.register_partition(DATASET, lake.dataset_path(DATASET), day)
-    checks.append(quality.volume_result("volume", context.instance, DATASET, day, rows))
-    context.log.info(f"{day}: {rows} payments from {oltp.describe()} to {lake.uri(partition)}")
-    yield MaterializeResult(metadata=lake_partition_metadata(lake, partition, rows), check_results=checks)
+    def materialize_day(day: str) -> DayOutcome:
+        partition = lake.partition_path(DATASET, day)
+        with lake.staged_directory(partition) as staging:
+            with oltp.connect() as conn, lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
+                rows = extract_user_purchase(conn, day, sink)
+            checks = purchase_checks(lake, staging.path)
+            gate(f"user_purchase_staging {day}", checks)
+        warehouse.register_partition(DATASET, lake.dataset_path(DATASET), day)
+        checks.append(quality.volume_result("volume", context.instance, DATASET, day, rows))
+        context.log.info(f"{day}: {rows} payments from {oltp.describe()}")
+        return DayOutcome(lake_partition_metadata(lake, partition, rows), checks)
+
+    yield from materialize_days(context, materialize_day)

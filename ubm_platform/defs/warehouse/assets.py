@@ -3,9 +3,10 @@
 
 from decimal import Decimal
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, TableColumn, TableSchema, asset
 
 from ubm_platform.defs import quality
+from ubm_platform.defs.partitioned import BlockedDay, DayOutcome, materialize_days
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
@@ -78,23 +79,23 @@ def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
         warning={},
     ),
     freshness_policy=DAILY_FRESHNESS,
+    backfill_policy=BackfillPolicy.single_run(),
 )
 def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
-    day = context.partition_key
-    replacement = warehouse.replace_metric_partition(
-        day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
-    )
-    checks = metric_checks(replacement.stats, replacement.columns)
-    if not replacement.committed:
-        yield from checks
-        raise quality.refuse(f"user_behavior_metric {day}", quality.blocking_failures(checks))
-    columns, preview = warehouse.query(PREVIEW_SQL, {"date_from": day, "date_to": day})
-    context.log.info(f"{day}: user_behavior_metric has {replacement.rows} rows")
-    yield MaterializeResult(
-        metadata={
+    def materialize_day(day: str) -> DayOutcome:
+        replacement = warehouse.replace_metric_partition(
+            day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
+        )
+        checks = metric_checks(replacement.stats, replacement.columns)
+        if not replacement.committed:
+            raise BlockedDay(f"user_behavior_metric {day}", checks)
+        columns, preview = warehouse.query(PREVIEW_SQL, {"date_from": day, "date_to": day})
+        context.log.info(f"{day}: {replacement.rows} customer rows")
+        metadata = {
             "dagster/row_count": replacement.rows,
             "dagster/column_schema": METRIC_COLUMNS,
             "preview": MetadataValue.md(markdown_table(columns, preview[:5])),
-        },
-        check_results=checks,
-    )
+        }
+        return DayOutcome(metadata, checks)
+
+    yield from materialize_days(context, materialize_day)
