@@ -12,6 +12,10 @@ LOCAL_DAGSTER_YAML = """\
 # The repository's dagster.yaml is the PostgreSQL-backed deployment configuration.
 telemetry:
   enabled: false
+# One run at a time on a laptop: the DuckDB warehouse file takes one writer.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 

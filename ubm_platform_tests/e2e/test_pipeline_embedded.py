@@ -21,8 +21,9 @@ DAILY_ASSETS = "user_purchase_staging,movie_review_raw,classified_movie_review,u
 def platform(state_dirs):
     home = state_dirs("ubm_home")
     env = ubm_env(home)
-    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-05", "--scale", "0.5"], env)
-    result = run_cli(["run", "--from", DAYS[0], "--to", DAYS[-1]], env)
+    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-08", "--scale", "1"], env)
+    # A week in one run: its scored reviews are what the first sentiment model learns from.
+    result = run_cli(["run", "--from", "2022-01-01", "--to", "2022-01-05"], env)
     return home, env, result.stdout
 
 
@@ -67,11 +68,11 @@ def test_plain_dagster_cli_backfills_a_partition_range_in_one_run(platform):
     home, env, _out = platform
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "ubm_platform.definitions",
-         "--select", DAILY_ASSETS, "--partition-range", "2022-01-04...2022-01-05"],
+         "--select", DAILY_ASSETS, "--partition-range", "2022-01-06...2022-01-07"],
         env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for day in ("2022-01-04", "2022-01-05"):
+    for day in ("2022-01-06", "2022-01-07"):
         assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
         assert (home / "lake" / "stage" / "user_purchase" / f"insert_date={day}" / "part-00000.parquet").exists()
 
