@@ -36,7 +36,7 @@ import json
 import math
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from dagster import get_dagster_logger
@@ -117,7 +117,6 @@ class _Submitted:
     job_id: str
     description: str  # for messages: "EMR step s-XXX on cluster j-YYY"
     log_location: str
-    details: dict = field(default_factory=dict)
 
 
 class EmrSparkResource(SparkJobResource):

@@ -130,9 +130,10 @@ class LakeResource(StorageLocation):
         return f"{DATASET_PATHS[dataset]}/insert_date={parse_day(day, 'partition key').isoformat()}"
 
     # -- reads and writes ----------------------------------------------------------------
-    def list_files(self, relative: str, suffix: str = "") -> list[str]:
+    def list_files(self, relative: str, suffix: str = "", recursive: bool = False) -> list[str]:
         fs, base = self.filesystem()
-        infos = fs.get_file_info(pafs.FileSelector(self._abs(relative), allow_not_found=True))
+        selector = pafs.FileSelector(self._abs(relative), allow_not_found=True, recursive=recursive)
+        infos = fs.get_file_info(selector)
         return sorted(
             posixpath.relpath(i.path, base)
             for i in infos
@@ -187,11 +188,11 @@ class LakeResource(StorageLocation):
         if self.is_s3:
             # S3 has no directory rename: copy the staged objects, then drop what is left of the old ones.
             new_names = set()
-            for rel in self.list_files(staging_relative):
+            for rel in self.list_files(staging_relative, recursive=True):
                 name = posixpath.relpath(rel, staging_relative)
                 fs.copy_file(self._abs(rel), posixpath.join(final, name))
                 new_names.add(name)
-            for rel in self.list_files(final_relative):
+            for rel in self.list_files(final_relative, recursive=True):
                 if posixpath.relpath(rel, final_relative) not in new_names:
                     fs.delete_file(self._abs(rel))
             fs.delete_dir(self._abs(staging_relative))

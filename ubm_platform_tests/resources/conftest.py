@@ -1,0 +1,204 @@
+"""Fixtures for the AWS resources: a moto server (S3, EMR, EMR Serverless) on 127.0.0.1.
+
+moto runs in this process (ThreadedMotoServer), so tests can also reach its backends to play the
+parts AWS would (moto's EMR never moves a step on by itself: see ../shared/docs/FACTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server for the session, with fake credentials in the environment (never real ones)."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):
+            mp.delenv(name, raising=False)
+        for name, value in FAKE_AWS_ENV.items():
+            mp.setenv(name, value)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        port = _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.stop()
+
+
+@dataclass
+class Aws:
+    endpoint: str
+    bucket: str
+    region: str = REGION
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def get(self, key: str) -> bytes:
+        return self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch) -> Aws:
+    """The moto server with a fresh bucket for the test (tests do not see each other's objects)."""
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    env = Aws(endpoint=moto_endpoint, bucket=f"ubm-test-{uuid.uuid4().hex[:12]}")
+    env.client("s3").create_bucket(Bucket=env.bucket)
+    return env
+
+
+@pytest.fixture
+def s3_lake(aws):
+    from ubm_platform.resources.lake import LakeResource
+
+    return LakeResource(root=f"s3://{aws.bucket}/lake", endpoint_url=aws.endpoint, region=aws.region)
+
+
+# -- a fake Redshift for the statements PostgreSQL cannot run (external schema/table DDL) ----------
+
+import re  # noqa: E402
+
+from ubm_platform.resources.redshift import RedshiftWarehouseResource  # noqa: E402
+
+
+class FakeRedshift:
+    """Records what a Redshift session would be asked, enforcing Redshift's rule that external DDL
+    (CREATE EXTERNAL SCHEMA/TABLE, ALTER TABLE ... PARTITION) cannot run inside a transaction."""
+
+    def __init__(self, existing: set[str] | None = None):
+        self.objects: set[str] = set(existing or ())  # "schema" and spectrum table names
+        self.partitions: dict[tuple[str, str], str] = {}  # (table, day) -> location
+        self.statements: list[tuple[str, object, bool]] = []  # (sql, params, autocommit)
+        self.connections = 0
+        self.hidden_once: set[str] = set()  # tables the next existence check misses (a concurrent CREATE)
+
+
+class _FakeCursor:
+    def __init__(self, conn: "_FakeConnection"):
+        self.conn = conn
+        self._result: list[tuple] = []
+        self.description = None
+
+    def execute(self, sql: str, params=None):
+        state = self.conn.state
+        state.statements.append((sql, params, self.conn.autocommit))
+        text = " ".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+        text = " ".join(text.split())
+        if re.match(r"(?i)^(CREATE EXTERNAL|ALTER TABLE spectrum\.)", text) and not self.conn.autocommit:
+            raise RuntimeError("ALTER EXTERNAL TABLE cannot run inside a transaction block")
+        if "svv_external_schemas" in text:
+            self._result = [(int("schema" in state.objects),)]
+        elif "svv_external_tables" in text:
+            name = params["table_name"]
+            hidden = name in state.hidden_once
+            state.hidden_once.discard(name)
+            self._result = [(int(name in state.objects and not hidden),)]
+        elif text.upper().startswith("CREATE EXTERNAL SCHEMA"):
+            state.objects.add("schema")
+        elif m := re.match(r"(?i)^CREATE EXTERNAL TABLE spectrum\.(\w+)", text):
+            if "schema" not in state.objects:
+                raise RuntimeError("schema spectrum does not exist")
+            if m.group(1) in state.objects:
+                raise RuntimeError(f"relation {m.group(1)} already exists")
+            state.objects.add(m.group(1))
+        elif m := re.match(
+            r"(?i)^ALTER TABLE spectrum\.(\w+) ADD IF NOT EXISTS PARTITION \(insert_date='([\d-]+)'\) LOCATION '([^']+)'$",
+            text,
+        ):
+            table, day, location = m.groups()
+            if table not in state.objects:
+                raise RuntimeError(f"external table {table} does not exist")
+            state.partitions.setdefault((table, day), location)
+        else:
+            raise AssertionError(f"unexpected statement for the fake Redshift: {text}")
+        return self
+
+    def fetchone(self):
+        return self._result[0]
+
+    def close(self):
+        pass
+
+
+class _FakeConnection:
+    def __init__(self, state: FakeRedshift):
+        self.state = state
+        self.autocommit = False
+        state.connections += 1
+
+    def cursor(self):
+        return _FakeCursor(self)
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+FAKE_REDSHIFTS: dict[str, FakeRedshift] = {}
+
+
+class FakeRedshiftWarehouse(RedshiftWarehouseResource):
+    """The real resource, connected to a FakeRedshift (survives Dagster re-creating the resource)."""
+
+    fake_key: str
+
+    def connection_factory(self):
+        return lambda resource: _FakeConnection(FAKE_REDSHIFTS[self.fake_key])
+
+
+@pytest.fixture
+def fake_redshift():
+    """(FakeRedshift state, factory of FakeRedshiftWarehouse(lake_root=...))."""
+    key = uuid.uuid4().hex
+    FAKE_REDSHIFTS[key] = state = FakeRedshift()
+
+    def warehouse(lake_root: str) -> FakeRedshiftWarehouse:
+        return FakeRedshiftWarehouse(
+            fake_key=key, host="fake", database="dev", user="ubm", password="secret", lake_root=lake_root,
+            spectrum_iam_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/ubm-spectrum", glue_database="ubm_lake",
+        )
+
+    yield state, warehouse
+    FAKE_REDSHIFTS.pop(key, None)
