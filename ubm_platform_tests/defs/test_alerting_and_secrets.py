@@ -103,6 +103,8 @@ def test_a_password_never_appears_in_what_a_failing_run_emits(tmp_path, capfd):
     emitted.append(str(instance.get_run_by_id(result.run_id)))
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failures
+    # the RetryPolicy tried again (with backoff) before giving up
+    assert sum(e.event_type_value == "STEP_RESTARTED" for e in result.all_events) == 3
     message = failures[-1].step_failure_data.error.to_string()
     assert "127.0.0.1" in message
     captured = capfd.readouterr()
