@@ -12,6 +12,7 @@ from typing import Sequence
 
 from ubm_platform.settings import load_settings, parse_day
 
+DAILY_SUMMARY_SQL = "warehouse/user_behavior_metric_daily_summary.sql"
 DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
 
 
@@ -122,8 +123,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from ubm_platform.defs.warehouse.assets import PREVIEW_SQL
 
     days = _days(args.date_from, args.date_to)
+    window = {"date_from": days[0], "date_to": days[-1]}
     with _resources("warehouse") as resources:
-        columns, rows = resources.warehouse.query(PREVIEW_SQL, {"date_from": days[0], "date_to": days[-1]})
+        summary_columns, summary = resources.warehouse.query(DAILY_SUMMARY_SQL, window)
+        columns, rows = resources.warehouse.query(PREVIEW_SQL, window)
+    _say(markdown_table(summary_columns, summary) + "\n")
     shown = rows if args.limit <= 0 else rows[: args.limit]
     _say(markdown_table(columns, shown))
     _say(f"({len(rows)} rows of user_behavior_metric from {days[0]} to {days[-1]}"
