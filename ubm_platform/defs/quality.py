@@ -67,20 +67,29 @@ def schema_result(name: str, actual: pa.Schema | None, expected: pa.Schema) -> A
     return result(name, not differences, columns=len(found), differences=str(differences) if differences else "none")
 
 
-def volume_result(name: str, instance, asset: str, partition: str, rows: int) -> AssetCheckResult:
-    """Warn when a day's row count is far outside the trailing mean and standard deviation."""
-    history = []
-    for record in instance.fetch_materializations(AssetKey(asset), limit=VOLUME_WINDOW * 3).records:
-        materialization = record.asset_materialization
-        count = materialization.metadata.get("dagster/row_count") if materialization else None
-        if count is not None and materialization.partition != partition:
-            history.append(count.value)
-        if len(history) >= VOLUME_WINDOW:
-            break
-    if len(history) < VOLUME_MIN_HISTORY:
-        return result(name, True, warning=True, rows=rows, history=len(history), note="not enough history yet")
-    mean, stdev = statistics.fmean(history), statistics.pstdev(history)
-    z = (rows - mean) / stdev if stdev else (0.0 if rows == mean else float("inf"))
-    return result(name, abs(z) <= VOLUME_Z, warning=True, rows=rows, trailing_mean=round(mean, 2),
-                  trailing_stdev=round(stdev, 2), z_score=round(z, 2) if z != float("inf") else 1e9,
-                  history=len(history))
+class VolumeBaseline:
+    """Trailing row counts of an asset's partitions, read from the instance once per run.
+
+    Each day of a range is compared with the days before it, including those of the same run.
+    """
+
+    def __init__(self, instance, asset: str):
+        self.history: list[tuple[str, int]] = []
+        for record in instance.fetch_materializations(AssetKey(asset), limit=VOLUME_WINDOW * 3).records:
+            materialization = record.asset_materialization
+            count = materialization.metadata.get("dagster/row_count") if materialization else None
+            if count is not None:
+                self.history.append((materialization.partition, count.value))
+        self.history.reverse()  # oldest first
+
+    def result(self, name: str, partition: str, rows: int) -> AssetCheckResult:
+        """Warn when a day's row count is far outside the trailing mean and standard deviation."""
+        trailing = [n for p, n in self.history if p != partition][-VOLUME_WINDOW:]
+        self.history.append((partition, rows))
+        if len(trailing) < VOLUME_MIN_HISTORY:
+            return result(name, True, warning=True, rows=rows, history=len(trailing), note="not enough history yet")
+        mean, stdev = statistics.fmean(trailing), statistics.pstdev(trailing)
+        z = (rows - mean) / stdev if stdev else (0.0 if rows == mean else float("inf"))
+        return result(name, abs(z) <= VOLUME_Z, warning=True, rows=rows, trailing_mean=round(mean, 2),
+                      trailing_stdev=round(stdev, 2), z_score=round(z, 2) if z != float("inf") else 1e9,
+                      history=len(trailing))

@@ -18,6 +18,7 @@ from pydantic import Field
 from ubm_platform import sql_files
 from ubm_platform.settings import parse_day
 
+_REGISTERED_VIEWS: set[tuple[str, str, str]] = set()
 METRIC_PARTITION_CHECKS = "warehouse/user_behavior_metric_partition_checks.sql"
 METRIC_COLUMNS = "warehouse/user_behavior_metric_columns.sql"
 METRIC_TABLE_DDL = "warehouse/user_behavior_metric_create.sql"
@@ -81,11 +82,14 @@ class DuckDBWarehouseResource(WarehouseResource):
         """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
         parse_day(day, "partition key")
         location = f"{self.lake_root.rstrip('/')}/{dataset_path}"
+        if (self.path, table, location) in _REGISTERED_VIEWS:
+            return  # the view reads every partition by glob: once per process is enough
         with self.connect() as conn:
             for statement in sql_files.statements(
                 sql_files.render("warehouse/duckdb/external_table.sql", table=table, location=location)
             ):
                 conn.execute(statement)
+        _REGISTERED_VIEWS.add((self.path, table, location))
 
     def replace_metric_partition(self, day: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
         day = parse_day(day, "partition key").isoformat()

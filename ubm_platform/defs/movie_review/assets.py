@@ -82,6 +82,8 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
 def movie_review_raw(
     context: AssetExecutionContext, landing: LandingResource, lake: LakeResource, oltp: OltpPostgresResource
 ):
+    volume = quality.VolumeBaseline(context.instance, "movie_review_raw")
+
     def materialize_day(day: str) -> DayOutcome:
         source = landing.review_file(day)
         if not landing.exists(source):
@@ -107,7 +109,7 @@ def movie_review_raw(
                 f"{day}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
                 f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
             )
-        checks.append(quality.volume_result("volume", context.instance, "movie_review_raw", day, report.valid_rows))
+        checks.append(volume.result("volume", day, report.valid_rows))
         context.log.info(f"{day}: {report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
         metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
         metadata.update(report.as_metadata())

@@ -54,16 +54,19 @@ def purchase_checks(lake: LakeResource, directory: str) -> list:
 def user_purchase_staging(
     context: AssetExecutionContext, oltp: OltpPostgresResource, lake: LakeResource, warehouse: WarehouseResource
 ):
+    volume = quality.VolumeBaseline(context.instance, DATASET)
+
     def materialize_day(day: str) -> DayOutcome:
         partition = lake.partition_path(DATASET, day)
         with lake.staged_directory(partition) as staging:
-            with oltp.connect() as conn, lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
+            with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
                 rows = extract_user_purchase(conn, day, sink)
             checks = purchase_checks(lake, staging.path)
             gate(f"user_purchase_staging {day}", checks)
         warehouse.register_partition(DATASET, lake.dataset_path(DATASET), day)
-        checks.append(quality.volume_result("volume", context.instance, DATASET, day, rows))
+        checks.append(volume.result("volume", day, rows))
         context.log.info(f"{day}: {rows} payments from {oltp.describe()}")
         return DayOutcome(lake_partition_metadata(lake, partition, rows), checks)
 
-    yield from materialize_days(context, materialize_day)
+    with oltp.connect() as conn:  # one connection for every day of the run
+        yield from materialize_days(context, materialize_day)
