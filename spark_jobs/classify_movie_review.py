@@ -27,10 +27,33 @@ def _read_text(path: str) -> str:
     return "\n".join(r.value for r in spark.read.text(path, wholetext=True).collect())
 
 
+_MODELS: dict = {}
+
+
 def load_model(model_dir: str):
-    meta = json.loads(_read_text(os.path.join(model_dir, "ubm_model.json")))
-    model = PipelineModel.load(os.path.join(model_dir, "pipeline"))
-    return model, meta
+    """(PipelineModel, metadata), loaded once per process: a range of days reuses it (a load costs seconds)."""
+    if model_dir not in _MODELS:
+        meta = json.loads(_read_text(os.path.join(model_dir, "ubm_model.json")))
+        _MODELS[model_dir] = (PipelineModel.load(os.path.join(model_dir, "pipeline")), meta)
+    return _MODELS[model_dir]
+
+
+def _write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small text file: a local path, or any Hadoop filesystem URI (s3:// on EMR)."""
+    if "://" not in path or path.startswith("file:"):
+        local = path[len("file:"):] if path.startswith("file:") else path
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        with open(local, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
 
 
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str) -> DataFrame:
@@ -70,8 +93,7 @@ def run(spark: SparkSession, input_path: str, output_path: str, insert_date: str
     written = spark.read.parquet(output_path)
     counts = {r["sentiment"]: int(r["n"]) for r in written.groupBy("sentiment").agg(F.count(F.lit(1)).alias("n")).collect()}
     by = {l: counts.get(l, 0) for l in LABELS}
-    _, meta = load_model(model_dir)
-    return {"rows": sum(counts.values()), "by_sentiment": by, "model_version": meta["version"]}
+    return {"rows": sum(counts.values()), "by_sentiment": by, "model_version": load_model(model_dir)[1]["version"]}
 
 
 def main(argv=None) -> None:
@@ -80,11 +102,16 @@ def main(argv=None) -> None:
     ap.add_argument("--output", required=True)
     ap.add_argument("--date", required=True, help="insert date YYYY-MM-DD (informational)")
     ap.add_argument("--model", required=True, help="model directory (pipeline/ + ubm_model.json)")
+    ap.add_argument("--summary-uri", default=None,
+                    help="also write the summary JSON (what run() returns) here: s3://... on EMR, or a local path")
     args = ap.parse_args(argv)
     _validate_date(args.date)
     spark = SparkSession.builder.appName("classify_movie_review").getOrCreate()
     try:
-        print(json.dumps(run(spark, args.input, args.output, args.date, args.model), sort_keys=True))
+        summary = run(spark, args.input, args.output, args.date, args.model)
+        if args.summary_uri:
+            _write_text(spark, args.summary_uri, json.dumps(summary, sort_keys=True))
+        print(json.dumps(summary, sort_keys=True))
     finally:
         spark.stop()
 

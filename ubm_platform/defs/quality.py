@@ -77,9 +77,14 @@ class VolumeBaseline:
         self.history: list[tuple[str, int]] = []
         for record in instance.fetch_materializations(AssetKey(asset), limit=VOLUME_WINDOW * 3).records:
             materialization = record.asset_materialization
-            count = materialization.metadata.get("dagster/row_count") if materialization else None
+            if materialization is None:
+                continue
+            count = materialization.metadata.get("dagster/row_count")
+            by_partition = materialization.metadata.get("rows_by_partition")  # a range run's record
             if count is not None:
                 self.history.append((materialization.partition, count.value))
+            elif by_partition is not None and materialization.partition in by_partition.value:
+                self.history.append((materialization.partition, by_partition.value[materialization.partition]))
         self.history.reverse()  # oldest first
 
     def result(self, name: str, partition: str, rows: int) -> AssetCheckResult:

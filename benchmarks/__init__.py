@@ -1,0 +1,1 @@
+"""Benchmarks of ubm_platform (`make bench`): not tests. See benchmarks/README.md."""

@@ -1,0 +1,200 @@
+"""The benchmark's targets, its Markdown report and the per-row cost comparison between two runs."""
+
+from __future__ import annotations
+
+from benchmarks import machine
+
+# (name, what is compared, comparison, limit, the scale the target is set for: None = any)
+TARGETS = [
+    ("extraction_vs_copy", "extract_history rows/s ÷ PostgreSQL COPY rows/s (same query, same range)",
+     ">=", 0.7, 100),
+    ("one_day_vs_spark_start", "one_day_pipeline seconds ÷ spark_session_start seconds", "<=", 4.0, 1),
+    ("full_vs_one_day", "full_history_backfill seconds ÷ one_day_pipeline seconds", "<=", 5.0, None),
+    ("classify_model_vs_keyword", "per-review cost: model ÷ keyword rule (classify_1m, same session)", "<=", 2.0, None),
+]
+
+
+def _stage(results: dict, name: str) -> dict | None:
+    rec = results["stages"].get(name)
+    return rec if rec and rec.get("status") == "ok" else None
+
+
+def _ratio(results: dict, name: str) -> tuple[float | None, dict]:
+    s = lambda n: _stage(results, n)  # noqa: E731
+    if name == "extraction_vs_copy":
+        ext, copy = s("extract_history"), s("copy_baseline")
+        if not (ext and copy and ext.get("rows_per_s") and copy.get("rows_per_s")):
+            return None, {}
+        detail = {"extract_rows_per_s": ext["rows_per_s"], "copy_rows_per_s": copy["rows_per_s"]}
+        one = s("extract_one_day")
+        # Marginal rate: the history run's extra rows over its extra seconds compared with the one-day
+        # run, i.e. throughput with the fixed costs (process, Dagster run, first connection) taken out.
+        if one and one.get("rows") is not None and ext["seconds"] > one["seconds"] and ext["rows"] > one["rows"]:
+            marginal = (ext["rows"] - one["rows"]) / (ext["seconds"] - one["seconds"])
+            detail.update(marginal_extract_rows_per_s=round(marginal, 1),
+                          marginal_ratio=round(marginal / copy["rows_per_s"], 3))
+        return ext["rows_per_s"] / copy["rows_per_s"], detail
+    if name == "one_day_vs_spark_start":
+        day, spark = s("one_day_pipeline"), s("spark_session_start")
+        if not (day and spark):
+            return None, {}
+        return day["seconds"] / spark["seconds"], {"one_day_pipeline_s": day["seconds"], "spark_session_start_s": spark["seconds"]}
+    if name == "full_vs_one_day":
+        full, day = s("full_history_backfill"), s("one_day_pipeline")
+        if not (full and day):
+            return None, {}
+        return full["seconds"] / day["seconds"], {"full_history_backfill_s": full["seconds"],
+                                                  "one_day_pipeline_s": day["seconds"], "days": full.get("days")}
+    if name == "classify_model_vs_keyword":
+        rec = s("classify_1m")
+        parts = (rec or {}).get("parts", {})
+        if "model" not in parts or "keyword" not in parts:
+            return None, {}
+        model, keyword = parts["model"], parts["keyword"]
+        return model["us_per_row"] / keyword["us_per_row"], {
+            "model_rows_per_s": model["rows_per_s"], "keyword_rows_per_s": keyword["rows_per_s"],
+            "rows": model["rows"]}
+    raise KeyError(name)
+
+
+def targets(results: dict) -> list[dict]:
+    out = []
+    for name, what, op, limit, for_scale in TARGETS:
+        ratio, detail = _ratio(results, name)
+        if ratio is None:
+            verdict = "n/a"
+        else:
+            verdict = "PASS" if (ratio >= limit if op == ">=" else ratio <= limit) else "MISS"
+        out.append({"name": name, "what": what, "target": f"{op} {limit:g}", "set_for_scale": for_scale,
+                    "ratio": round(ratio, 3) if ratio is not None else None, "verdict": verdict, **detail})
+    return out
+
+
+def _fmt(value, spec: str = ",.0f", empty: str = "-") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "-" if ratio is None else format(ratio, ".3f" if ratio < 0.1 else ".2f")
+
+
+def _rows(results: dict) -> list[tuple]:
+    rows = []
+    for name, rec in results["stages"].items():
+        if rec["status"] == "skipped":
+            rows.append((name, "-", "-", "-", "-", "-", "skipped"))
+            continue
+        status = rec["status"] if rec["status"] == "ok" else rec["status"].upper()
+        rows.append((name, _fmt(rec.get("rows")), _fmt(rec.get("seconds"), ".2f"), _fmt(rec.get("rows_per_s")),
+                     _fmt(rec.get("peak_rss_mb"), ",.0f"), _fmt(rec.get("pg_peak_rss_mb"), ",.0f"), status))
+        for part, prec in rec.get("parts", {}).items():
+            rows.append((f"{name}: {part}", _fmt(prec.get("rows")), _fmt(prec.get("seconds"), ".2f"),
+                         _fmt(prec.get("rows_per_s")), _fmt(prec.get("peak_rss_mb"), ",.0f"), "-",
+                         prec["status"] if prec["status"] == "ok" else prec["status"].upper()))
+    return rows
+
+
+def _table(header: list[str], rows: list[tuple], right: set[int]) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _breakdown(results: dict) -> list[str]:
+    """Per stage and asset: process start-up, the asset's fixed cost and its cost per day."""
+    rows = []
+    for name, rec in results["stages"].items():
+        timing = rec.get("dagster") if rec.get("status") == "ok" else None
+        if not timing or "runs" not in timing:
+            continue
+        first = True
+        for run in timing["runs"]:
+            for asset, step in run["steps"].items():
+                rows.append((
+                    name if first else "", _fmt(timing.get("before_run_s"), ".1f") if first else "",
+                    asset, step["days"], _fmt(step["seconds"], ".2f"), _fmt(step.get("first_day_s"), ".2f"),
+                    _fmt(step.get("per_day_s"), ".3f"), _fmt(step.get("fixed_s"), ".2f"),
+                    _fmt(timing.get("after_run_s"), ".1f") if first else ""))
+                first = False
+    if not rows:
+        return []
+    return [
+        "From each Dagster run's event log: start-up = process start to run start (interpreter, imports, "
+        "definitions, run creation); for each asset step, its seconds, when its first day was done, its "
+        "cost per further day ((last − first day) ÷ (days − 1)) and its fixed cost (seconds − days × per day); "
+        "exit = run end to process exit.", "",
+        _table(["stage", "start-up (s)", "asset step", "days", "step (s)", "first day (s)", "per further day (s)",
+                "fixed (s)", "exit (s)"], rows, {1, 3, 4, 5, 6, 7, 8}), ""]
+
+
+def markdown(results: dict, comparison: str | None = None) -> str:
+    m = results["machine"]
+    scale = results["scale"]
+    out = [f"# Benchmark, scale {scale:g}", ""]
+    out.append(f"{results['days']} days ({results['range'][0]} .. {results['range'][1]}), "
+               f"classify_1m on {results['classify_rows']:,} synthetic reviews; "
+               f"run {results['started_at']} .. {results.get('finished_at', '?')} (UTC).")
+    out.append(f"Machine: {machine.one_line(m)}; dagster {m['packages'].get('dagster')}, "
+               f"pyspark {m['packages'].get('pyspark')}, duckdb {m['packages'].get('duckdb')}, "
+               f"psycopg {m['packages'].get('psycopg')}. Load average before/after: "
+               f"{results['load_before']['loadavg']} / {results.get('load_after', {}).get('loadavg')}.")
+    if results.get("quick_run"):
+        out.append("**Quick run** (shortened range or fewer classify rows): not the reference numbers.")
+    pg = results.get("postgres", {})
+    if pg.get("start_s") is not None:
+        out.append(f"Embedded PostgreSQL start-up: {pg['start_s']:.2f} s, once (the harness keeps it running).")
+    out += ["", _table(["stage", "rows", "seconds", "rows/s", "peak RSS MB", "PostgreSQL RSS MB", "status"],
+                       _rows(results), {1, 2, 3, 4, 5}), ""]
+    out.append("Peak RSS: peak of the summed RSS of the stage's process tree (Python, Spark JVM, children), "
+               "sampled every 50 ms. PostgreSQL RSS: the embedded server's own process tree (postmaster and "
+               "backends) during the stage, reported apart. copy_baseline and classify_1m parts time the work "
+               "inside the process; every other stage is the wall time of its command.")
+    breakdown = _breakdown(results)
+    if breakdown:
+        out += ["", "## Where the time goes", "", *breakdown]
+    out += ["", "## Targets", ""]
+    trows = []
+    for t in results.get("targets", []):
+        note = "" if t["set_for_scale"] in (None, scale) else f" (target set for scale {t['set_for_scale']:g})"
+        extra = ""
+        if t["name"] == "extraction_vs_copy" and t.get("marginal_ratio") is not None:
+            extra = f"; marginal (fixed costs out): {_ratio_text(t['marginal_ratio'])}"
+        trows.append((t["name"], t["what"], t["target"] + note, _ratio_text(t["ratio"]) + extra, t["verdict"]))
+    out.append(_table(["target", "measure", "target", "measured", "verdict"], trows, set()))
+    failed = {n: r for n, r in results["stages"].items() if r["status"] in ("failed", "timeout")}
+    if failed:
+        out += ["", "## Failures", ""]
+        for name, rec in failed.items():
+            first = (rec.get("error") or "").strip().splitlines()
+            out.append(f"- `{name}` ({rec['status']}, log `{rec.get('log', '-')}`): "
+                       f"{first[-1][:300] if first else 'no output'}")
+    if comparison:
+        out += ["", comparison]
+    return "\n".join(out) + "\n"
+
+
+def compare(results: dict, other: dict) -> str:
+    """Per-stage per-row cost (µs/row) of this run against another, e.g. scale 100 against scale 10.
+
+    A ratio near 1 is linear scaling; below 1, fixed costs are being amortized; above 1, something
+    grows faster than the data.
+    """
+    rows = []
+    names = [n for n in results["stages"] if n in other["stages"]]
+    for name in names:
+        pairs = [(name, results["stages"][name], other["stages"][name])]
+        for part in results["stages"][name].get("parts", {}):
+            if part in other["stages"][name].get("parts", {}):
+                pairs.append((f"{name}: {part}", results["stages"][name]["parts"][part],
+                              other["stages"][name]["parts"][part]))
+        for label, mine, theirs in pairs:
+            a, b = mine.get("us_per_row"), theirs.get("us_per_row")
+            rows.append((label, _fmt(theirs.get("rows")), _fmt(b, ",.2f"), _fmt(mine.get("rows")),
+                         _fmt(a, ",.2f"), _fmt(a / b if a and b else None, ".2f")))
+    title = (f"## Per-row cost, scale {results['scale']:g} vs scale {other['scale']:g} "
+             f"({other['days']} days, run {other['started_at']})")
+    return "\n".join([title, "", _table(
+        ["stage", f"rows @{other['scale']:g}", f"µs/row @{other['scale']:g}", f"rows @{results['scale']:g}",
+         f"µs/row @{results['scale']:g}", "ratio"], rows, {1, 2, 3, 4, 5}), "",
+        "ratio = µs/row now ÷ µs/row then: ~1 linear, < 1 fixed costs amortized, > 1 super-linear."])
