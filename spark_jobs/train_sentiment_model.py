@@ -242,11 +242,15 @@ def main(argv=None) -> None:
     ap.add_argument("--out", required=True, help="output model directory")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--summary-uri", default=None,
+                    help="also write the summary JSON (what run() returns) here: s3://... on EMR, or a local path")
     args = ap.parse_args(argv)
     spark = SparkSession.builder.appName("train_sentiment_model").getOrCreate()
     try:
         labeled = load_labeled(spark, args.labeled)
         meta = train(spark, labeled, args.out, holdout_fraction=args.holdout, seed=args.seed)
+        if args.summary_uri:
+            _write_text(spark, args.summary_uri, json.dumps(meta, sort_keys=True))
         print(json.dumps(meta, indent=2, sort_keys=True))
     finally:
         spark.stop()

@@ -99,11 +99,6 @@ def test_unknown_scripts_and_arguments_are_refused():
     assert "--seed" not in cli_arguments("train_sentiment_model.py", {"labeled_path": "a", "out_dir": "b", "seed": None})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spark_jobs/*.py main() do not accept --summary-uri yet: the change is in docs/aws.md "
-    "(section 'Spark job summaries'). Remove this marker once applied.",
-)
 @pytest.mark.parametrize("script", sorted(SPARK_JOB_CLI))
 def test_scripts_accept_the_summary_option(script, monkeypatch):
     argv = cli_arguments(script, SAMPLE_ARGUMENTS[script]) + [SUMMARY_OPTION, "s3://b/runs/x/summary.json"]
