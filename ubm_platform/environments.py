@@ -20,7 +20,7 @@ from ubm_platform.settings import Settings
 
 def _oltp(settings: Settings) -> OltpPostgresResource:
     # The DSN carries a password: pass it as an EnvVar so it never lands in run config or the UI.
-    if os.environ.get("UBM_OLTP_DSN"):
+    if settings.oltp_dsn_set:
         return OltpPostgresResource(dsn=EnvVar("UBM_OLTP_DSN"))
     return OltpPostgresResource(embedded_data_dir=str(settings.embedded_pg_dir))
 
