@@ -13,6 +13,7 @@ from typing import Sequence
 from ubm_platform.settings import load_settings, parse_day
 
 DAILY_SUMMARY_SQL = "warehouse/user_behavior_metric_daily_summary.sql"
+METRIC_ROWS_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
 DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
 
 
@@ -21,6 +22,14 @@ def _days(date_from: str, date_to: str) -> list[str]:
     if end < start:
         raise SystemExit(f"ubm: --to {end} is before --from {start}")
     return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _partition_keys(date_from: str, date_to: str) -> list[str]:
+    """The partition keys of the days --from..--to: the days, or their hours with UBM_PARTITION=hourly."""
+    from ubm_platform.partitions import granularity
+
+    days = _days(date_from, date_to)
+    return granularity().keys_between(parse_day(days[0]), parse_day(days[-1]))
 
 
 def _say(message: str) -> None:
@@ -39,6 +48,7 @@ def _resources(*keys: str):
 
 # -- ubm seed -------------------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
+    from ubm_platform.partitions import granularity
     from ubm_platform.seed.generator import seed
 
     settings = load_settings()
@@ -46,10 +56,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     began = time.monotonic()
     with _resources("oltp") as resources, resources.oltp.connect() as conn:
         _say(f"seeding {resources.oltp.describe()} and {settings.landing}: {start} .. {end}, scale {args.scale}")
-        summary = seed(conn, settings.landing, start, end, args.scale, args.seed, progress=lambda m: _say(f"  {m}"))
+        summary = seed(conn, settings.landing, start, end, args.scale, args.seed, progress=lambda m: _say(f"  {m}"),
+                       partitioning=granularity())
     _say(
         f"seeded {summary.customers} customers, {summary.films} films, {summary.rentals} rentals, "
-        f"{summary.payments} payments, {summary.reviews} reviews in {len(summary.days)} daily files "
+        f"{summary.payments} payments, {summary.reviews} reviews in {len(summary.days)} days of {granularity().name} files "
         f"({time.monotonic() - began:.1f}s)"
     )
     return 0
@@ -59,19 +70,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
 PROGRESS_RUN_CONFIG = {"loggers": {"progress": {}}}
 
 
-def _range_tags(days: list[str]) -> dict:
+def _range_tags(keys: list[str]) -> dict:
     """One run for the whole range: the daily assets have single-run backfill policies."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    return {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
 
 
-def _execute(defs, job_name: str, instance, days: list[str] | None) -> bool:
+def _execute(defs, job_name: str, instance, keys: list[str] | None) -> bool:
     """Run a job of the definitions in this process; print failures; True on success."""
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
-        tags=_range_tags(days) if days else None,
+        tags=_range_tags(keys) if keys else None,
         run_config=PROGRESS_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -93,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ubm_platform.instance import ensure_dagster_home
 
     settings = load_settings()
-    days = _days(args.date_from, args.date_to)
+    keys = _partition_keys(args.date_from, args.date_to)
     ensure_dagster_home(settings)
     from ubm_platform.definitions import defs
     from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
@@ -104,29 +115,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         has_model = resources.lake.exists(CURRENT_POINTER)
     if args.retrain_model or not has_model:
         if not settings.training_data:
-            _say(f"landing the vendor's reviews of {days[0]}..{days[-1]} to train the sentiment model on their scores")
-            if not _execute(defs, "movie_review_landing_job", instance, days):
+            _say(f"landing the vendor's reviews of {keys[0]}..{keys[-1]} to train the sentiment model on their scores")
+            if not _execute(defs, "movie_review_landing_job", instance, keys):
                 return 1
         _say("training sentiment_model")
         if not _execute(defs, "sentiment_model_job", instance, None):
             return 1
-    _say(f"materializing {', '.join(DAILY_ASSETS)} for {days[0]}..{days[-1]} in one run")
-    if not _execute(defs, "daily_pipeline_job", instance, days):
+    _say(f"materializing {', '.join(DAILY_ASSETS)} for {keys[0]}..{keys[-1]} in one run")
+    if not _execute(defs, "daily_pipeline_job", instance, keys):
         return 1
-    _say(f"done: {len(days)} days in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
+    _say(f"done: {len(keys)} partitions in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
     return 0
 
 
 # -- ubm show -------------------------------------------------------------------------------
 def cmd_show(args: argparse.Namespace) -> int:
     from ubm_platform.defs.metadata import markdown_table
-    from ubm_platform.defs.warehouse.assets import PREVIEW_SQL
 
     days = _days(args.date_from, args.date_to)
     window = {"date_from": days[0], "date_to": days[-1]}
     with _resources("warehouse") as resources:
         summary_columns, summary = resources.warehouse.query(DAILY_SUMMARY_SQL, window)
-        columns, rows = resources.warehouse.query(PREVIEW_SQL, window)
+        columns, rows = resources.warehouse.query(METRIC_ROWS_SQL, window)
     _say(markdown_table(summary_columns, summary) + "\n")
     shown = rows if args.limit <= 0 else rows[: args.limit]
     _say(markdown_table(columns, shown))

@@ -35,6 +35,7 @@ class Settings:
     env: str
     home: Path
     landing: str
+    partition: str  # daily | hourly (UBM_PARTITION)
     partition_start: str
     oltp_dsn_set: bool
     training_data: str | None
@@ -64,10 +65,14 @@ def load_settings() -> Settings:
     landing = os.environ.get("UBM_LANDING") or str(home / "landing")
     start = os.environ.get("UBM_PARTITION_START") or DEFAULT_PARTITION_START
     parse_day(start, "UBM_PARTITION_START")
+    partition = (os.environ.get("UBM_PARTITION") or "daily").strip().lower()
+    if partition not in ("daily", "hourly"):
+        raise SettingsError(f"UBM_PARTITION must be 'daily' or 'hourly', got {partition!r}")
     return Settings(
         env=env,
         home=home,
         landing=landing,
+        partition=partition,
         partition_start=start,
         oltp_dsn_set=bool(os.environ.get("UBM_OLTP_DSN")),
         training_data=os.environ.get("UBM_TRAINING_DATA") or None,

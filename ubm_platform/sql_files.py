@@ -2,7 +2,8 @@
 
 SQL files take values as named parameters (`:name`), bound by the database driver, never formatted
 into the text. The few things that cannot be parameters (a location for an external table) are
-`{{name}}` template slots, filled only with values validated by `render`.
+`{{name}}` template slots, filled only with values validated by `render`, or with the partition
+columns of the configured granularity (`{{partition_filter}}`, ...; see partitions.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,24 @@ def load(name: str) -> str:
     return (SQL_DIR / name).read_text()
 
 
-def render(name: str, **literals: str) -> str:
-    """Fill `{{slot}}` template slots with validated literals (paths, dates, identifiers)."""
+def render(name: str, fragments: dict[str, str] | None = None, **literals: str) -> str:
+    """Fill `{{slot}}` template slots.
+
+    `literals` (paths, dates, identifiers) are validated. `fragments` are SQL built by our code from
+    constants, never from input: the `{{partition_*}}` fragments of the configured partition
+    granularity (partitions.Granularity.sql_fragments) are always available, and a caller may add
+    others (a Spectrum partition spec built from a parsed partition key).
+    """
+    from ubm_platform.partitions import granularity
+
+    trusted = {**granularity().sql_fragments(), **(fragments or {})}
 
     def fill(match: re.Match) -> str:
         key = match.group(1)
+        if key not in literals:
+            if key not in trusted:
+                raise KeyError(f"no value for SQL template slot {key!r} in {name}")
+            return trusted[key]
         value = str(literals[key])
         if not _SAFE_LITERAL.match(value):
             raise ValueError(f"unsafe value for SQL template slot {key!r} in {name}: {value!r}")

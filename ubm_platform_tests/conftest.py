@@ -66,6 +66,15 @@ def pg_database(pg_server):
     return pg_server.get_uri(database=name)
 
 
+@pytest.fixture(params=["daily", "hourly"])
+def partitioning(request, monkeypatch):
+    """Each granularity in turn (UBM_PARTITION), for code that reads it when called (SQL rendering, keys)."""
+    from ubm_platform.partitions import GRANULARITIES
+
+    monkeypatch.setenv("UBM_PARTITION", request.param)
+    return GRANULARITIES[request.param]
+
+
 @pytest.fixture(scope="session")
 def spark():
     from ubm_platform.resources.spark import LocalSparkResource

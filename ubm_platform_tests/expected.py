@@ -18,14 +18,18 @@ import psycopg
 import pyarrow.dataset as ds
 
 
-def expected_metric(dsn: str, review_file: Path, classified_dir: Path, day: str) -> dict[int, tuple]:
-    """customerid -> (amount_spent, purchase_count, review_score, review_count) for one day."""
+def expected_metric(
+    dsn: str, review_file: Path, classified_dir: Path, day: str, hour: int | None = None
+) -> dict[int, tuple]:
+    """customerid -> (amount_spent, purchase_count, review_score, review_count) for one day, or one
+    hour of it (hourly partitions)."""
     spent: dict[int, Decimal] = defaultdict(Decimal)
     purchases: dict[int, int] = defaultdict(int)
     with psycopg.connect(dsn) as conn:
         for customer_id, amount in conn.execute(
-            "SELECT customer_id, amount FROM payment WHERE (payment_date AT TIME ZONE 'UTC')::date = %s::date",
-            (day,),
+            "SELECT customer_id, amount FROM payment WHERE (payment_date AT TIME ZONE 'UTC')::date = %s::date "
+            "AND (%s::int IS NULL OR extract(hour FROM payment_date AT TIME ZONE 'UTC') = %s::int)",
+            (day, hour, hour),
         ):
             spent[customer_id] += amount
             purchases[customer_id] += 1
@@ -50,13 +54,14 @@ def expected_metric(dsn: str, review_file: Path, classified_dir: Path, day: str)
     }
 
 
-def warehouse_metric(warehouse_file: Path, day: str) -> dict[int, tuple]:
+def warehouse_metric(warehouse_file: Path, day: str, hour: int | None = None) -> dict[int, tuple]:
+    hour_filter = "" if hour is None else f" AND insert_hour = {int(hour)}"
     with duckdb.connect(str(warehouse_file), read_only=True) as conn:
         rows = conn.execute(
             "SELECT customerid, amount_spent, purchase_count, review_score, review_count FROM user_behavior_metric "
-            "WHERE insert_date = ?::DATE",
+            "WHERE insert_date = ?::DATE" + hour_filter,
             [day],
         ).fetchall()
     result = {row[0]: tuple(row[1:]) for row in rows}
-    assert len(result) == len(rows), "one row per customer and day"
+    assert len(result) == len(rows), "one row per customer and partition"
     return result

@@ -1,8 +1,9 @@
--- user_purchase_staging: one row per payment whose payment_date falls on the partition's UTC day.
+-- user_purchase_staging: one row per payment whose payment_date falls in the partition's UTC window
+-- (a day, or an hour with UBM_PARTITION=hourly).
 -- LEFT JOINs keep a payment whatever its rental/inventory rows say; a film in several categories
 -- contributes its first category (lowest category_id) so the join cannot multiply payments.
 -- The range predicate on payment_date uses the payment (payment_date, payment_id) key, and on
--- Pagila's month-partitioned payment table it prunes to one partition: never a full unload per day.
+-- Pagila's month-partitioned payment table it prunes to one partition: never a full unload per partition.
 SELECT
     p.payment_id,
     p.customer_id,
@@ -22,6 +23,6 @@ SELECT
 FROM payment AS p
 LEFT JOIN rental AS r ON r.rental_id = p.rental_id
 LEFT JOIN inventory AS i ON i.inventory_id = r.inventory_id
-WHERE p.payment_date >= :day_start
-  AND p.payment_date < :day_end
+WHERE p.payment_date >= :window_start
+  AND p.payment_date < :window_end
 ORDER BY p.payment_id

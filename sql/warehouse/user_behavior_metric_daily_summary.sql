@@ -1,7 +1,7 @@
 -- Per-day totals of user_behavior_metric (`ubm show`).
 SELECT
     insert_date,
-    count(*) AS active_customers,
+    COUNT(DISTINCT customerid) AS active_customers,
     SUM(amount_spent) AS amount_spent,
     SUM(purchase_count) AS purchases,
     SUM(review_count) AS reviews,

@@ -1,2 +1,2 @@
--- Re-materializing a day replaces it: runs in the same transaction as the insert.
-DELETE FROM user_behavior_metric WHERE insert_date = CAST(:insert_date AS DATE)
+-- Re-materializing a partition replaces it: runs in the same transaction as the insert.
+DELETE FROM user_behavior_metric WHERE {{partition_filter}}

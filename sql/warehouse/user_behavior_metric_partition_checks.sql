@@ -1,27 +1,27 @@
--- The numbers behind user_behavior_metric's checks for one day, computed inside the replacing
+-- The numbers behind user_behavior_metric's checks for one partition, computed inside the replacing
 -- transaction, before COMMIT: a day that fails a blocking check is rolled back, never published.
 SELECT
     (SELECT count(*) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS metric_rows,
+      WHERE {{partition_filter}}) AS metric_rows,
     (SELECT count(*) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE) AND customerid IS NULL) AS null_customer_ids,
+      WHERE {{partition_filter}} AND customerid IS NULL) AS null_customer_ids,
     (SELECT count(*) FROM (
         SELECT customerid FROM user_behavior_metric
-        WHERE insert_date = CAST(:insert_date AS DATE)
+        WHERE {{partition_filter}}
         GROUP BY customerid HAVING count(*) > 1) AS repeated) AS duplicate_keys,
     (SELECT count(*) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE)
+      WHERE {{partition_filter}}
         AND (amount_spent < 0 OR purchase_count < 0 OR review_score < 0 OR review_score > review_count))
         AS invalid_values,
     (SELECT COALESCE(SUM(amount_spent), 0) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS metric_amount_spent,
+      WHERE {{partition_filter}}) AS metric_amount_spent,
     (SELECT COALESCE(SUM(amount), 0) FROM spectrum.user_purchase_staging
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS staged_amount,
+      WHERE {{partition_filter}}) AS staged_amount,
     (SELECT COALESCE(SUM(purchase_count), 0) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS metric_purchase_count,
+      WHERE {{partition_filter}}) AS metric_purchase_count,
     (SELECT count(*) FROM spectrum.user_purchase_staging
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS staged_purchases,
+      WHERE {{partition_filter}}) AS staged_purchases,
     (SELECT COALESCE(SUM(review_count), 0) FROM user_behavior_metric
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS metric_review_count,
+      WHERE {{partition_filter}}) AS metric_review_count,
     (SELECT count(*) FROM spectrum.classified_movie_review
-      WHERE insert_date = CAST(:insert_date AS DATE)) AS classified_reviews
+      WHERE {{partition_filter}}) AS classified_reviews

@@ -2,6 +2,8 @@
 
 from dagster import AssetSelection, build_schedule_from_partitioned_job, define_asset_job
 
+from ubm_platform.partitions import GRANULARITY, HOURLY
+
 DAILY_ASSETS = AssetSelection.assets(
     "user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"
 )
@@ -22,5 +24,8 @@ movie_review_landing_job = define_asset_job(
     description="Only land and validate the vendor's files (e.g. to train the first model on their scores).",
 )
 # Stopped by default, as Dagster does; turn it on in the UI (Automation) or with
-# `dagster schedule start daily_pipeline_job_schedule`.
-daily_pipeline_schedule = build_schedule_from_partitioned_job(daily_pipeline_job, hour_of_day=2)
+# `dagster schedule start daily_pipeline_job_schedule`. It runs each partition once it has ended:
+# a day at 02:00 UTC the next day, an hour (UBM_PARTITION=hourly) at 15 minutes past the next hour.
+daily_pipeline_schedule = build_schedule_from_partitioned_job(
+    daily_pipeline_job, **({"minute_of_hour": 15} if GRANULARITY is HOURLY else {"hour_of_day": 2})
+)

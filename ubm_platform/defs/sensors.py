@@ -5,7 +5,7 @@ import json
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from ubm_platform.defs.jobs import daily_pipeline_job
-from ubm_platform.partitions import daily_partitions
+from ubm_platform.partitions import partitions_def
 from ubm_platform.resources.lake import LandingResource
 
 
@@ -18,7 +18,7 @@ from ubm_platform.resources.lake import LandingResource
 )
 def vendor_file_sensor(context: SensorEvaluationContext, landing: LandingResource):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    valid_days = set(daily_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
+    valid_days = set(partitions_def.get_partition_keys(dynamic_partitions_store=context.instance))
     requests = []
     for day, signature in sorted(landing.arrived_review_files().items()):
         if day in valid_days and seen.get(day) != signature:

@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from ubm_platform.settings import parse_day
+from ubm_platform.partitions import granularity, partition_window
 
 # Dataset -> path under the lake root; the same layout locally and on S3.
 DATASET_PATHS = {
@@ -99,24 +99,24 @@ class StorageLocation(ConfigurableResource):
 
 
 class LandingResource(StorageLocation):
-    """Where the vendor drops its files: <root>/movie_review/<YYYY-MM-DD>/movie_review.csv."""
+    """Where the vendor drops its files: <root>/movie_review/<YYYY-MM-DD>/movie_review.csv, or with
+    hourly partitions <root>/movie_review/<YYYY-MM-DD>/<HH>/movie_review.csv."""
 
-    def review_file(self, day: str) -> str:
-        return f"movie_review/{parse_day(day, 'partition key').isoformat()}/movie_review.csv"
+    def review_file(self, partition_key: str) -> str:
+        return f"movie_review/{partition_window(partition_key).landing_folder}/movie_review.csv"
 
     def arrived_review_files(self) -> dict[str, str]:
-        """Day -> signature (size and modification time) of every review file in the landing area."""
+        """Partition key -> signature (size and modification time) of every review file in the landing area."""
         fs, _ = self.filesystem()
-        selector = pafs.FileSelector(self._abs("movie_review"), recursive=True, allow_not_found=True)
+        folder = self._abs("movie_review")
+        selector = pafs.FileSelector(folder, recursive=True, allow_not_found=True)
+        scheme = granularity()
         arrived = {}
         for info in fs.get_file_info(selector):
-            day = posixpath.basename(posixpath.dirname(info.path))
             if info.type == pafs.FileType.File and info.base_name == "movie_review.csv":
-                try:
-                    parse_day(day)
-                except ValueError:
-                    continue  # not a day folder: not the vendor's file
-                arrived[day] = f"{info.size}-{info.mtime_ns}"
+                key = scheme.key_for_landing_folder(posixpath.relpath(posixpath.dirname(info.path), folder))
+                if key is not None:  # other folders are not the vendor's files of this granularity
+                    arrived[key] = f"{info.size}-{info.mtime_ns}"
         return arrived
 
 
@@ -126,8 +126,9 @@ class LakeResource(StorageLocation):
     def dataset_path(self, dataset: str) -> str:
         return DATASET_PATHS[dataset]
 
-    def partition_path(self, dataset: str, day: str) -> str:
-        return f"{DATASET_PATHS[dataset]}/insert_date={parse_day(day, 'partition key').isoformat()}"
+    def partition_path(self, dataset: str, partition_key: str) -> str:
+        """<dataset>/insert_date=<day>[/insert_hour=<HH>] (partitions.PartitionWindow.path)."""
+        return f"{DATASET_PATHS[dataset]}/{partition_window(partition_key).path}"
 
     # -- reads and writes ----------------------------------------------------------------
     def list_files(self, relative: str, suffix: str = "", recursive: bool = False) -> list[str]:

@@ -31,7 +31,7 @@ from ubm_platform.resources.warehouse import (
     MetricReplacement,
     WarehouseResource,
 )
-from ubm_platform.settings import parse_day
+from ubm_platform.partitions import partition_window
 
 EXTERNAL_SCHEMA_DDL = "warehouse/redshift/external_schema.sql"
 EXTERNAL_SCHEMA_EXISTS = "warehouse/redshift/external_schema_exists.sql"
@@ -48,7 +48,7 @@ class WarehouseConnectionError(RuntimeError):
     """Redshift cannot be reached; the message names host, database and user, never the password."""
 
 
-def redshift_sql(name: str, **literals: str) -> str:
+def redshift_sql(name: str, fragments: dict[str, str] | None = None, **literals: str) -> str:
     """The text Redshift runs for sql/<name>: the ONE place where warehouse SQL meets Redshift.
 
     The shared files (sql/warehouse/*.sql) are written in the subset DuckDB and Redshift share
@@ -60,7 +60,7 @@ def redshift_sql(name: str, **literals: str) -> str:
 
     A literal '%' is refused: the two drivers unescape '%%' differently inside quoted strings.
     """
-    sql = sql_files.render(name, **literals) if literals else sql_files.load(name)
+    sql = sql_files.render(name, fragments, **literals)
     if "%" in sql:
         raise ValueError(f"sql/{name} contains '%', which redshift_connector and psycopg2 read differently")
     return sql_files.to_paramstyle(sql, "pyformat")
@@ -165,14 +165,14 @@ class RedshiftWarehouseResource(WarehouseResource):
             conn.close()
 
     @staticmethod
-    def _execute(cursor, name: str, params: dict | None = None, **literals: str):
-        cursor.execute(redshift_sql(name, **literals), params if params is not None else None)
+    def _execute(cursor, name: str, params: dict | None = None, fragments: dict | None = None, **literals: str):
+        cursor.execute(redshift_sql(name, fragments, **literals), params if params is not None else None)
         return cursor
 
     # -- WarehouseResource -------------------------------------------------------------------
-    def register_partition(self, table: str, dataset_path: str, day: str) -> None:
+    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
         """Make a published lake partition visible to Spectrum (external DDL, autocommit)."""
-        day = parse_day(day, "partition key").isoformat()
+        window = partition_window(partition_key)
         if table not in EXTERNAL_TABLE_DDL:
             raise ValueError(f"no Spectrum table for {table!r} (known: {sorted(EXTERNAL_TABLE_DDL)})")
         if not self.lake_root.startswith("s3://"):
@@ -188,7 +188,10 @@ class RedshiftWarehouseResource(WarehouseResource):
                 self._create_if_missing(
                     cursor, EXTERNAL_TABLE_EXISTS, {"table_name": table}, EXTERNAL_TABLE_DDL[table], location=location
                 )
-                self._execute(cursor, ADD_PARTITION, table=table, day=day, location=location)
+                self._execute(
+                    cursor, ADD_PARTITION, fragments={"partition_spec": window.spectrum_partition_spec},
+                    table=table, location=location, partition_path=window.path,
+                )
             finally:
                 cursor.close()
 
@@ -205,16 +208,15 @@ class RedshiftWarehouseResource(WarehouseResource):
                 raise
 
     def replace_metric_partition(
-        self, day: str, accept: AcceptFn = lambda stats, columns: True
+        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
     ) -> MetricReplacement:
-        """Replace one day of user_behavior_metric (delete + insert) in one transaction.
+        """Replace one partition of user_behavior_metric (delete + insert) in one transaction.
 
         The check numbers (METRIC_PARTITION_CHECKS) and the table's columns are read inside that
         transaction; it commits only if `accept(stats, columns)` says so, else it rolls back and the
-        day keeps its previous rows.
+        partition keeps its previous rows.
         """
-        day = parse_day(day, "partition key").isoformat()
-        params = {"insert_date": day}
+        params = partition_window(partition_key).sql_params
         with self.connect(autocommit=False) as conn:
             cursor = conn.cursor()
             try:

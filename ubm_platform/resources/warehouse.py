@@ -16,7 +16,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from ubm_platform import sql_files
-from ubm_platform.settings import parse_day
+from ubm_platform.partitions import partition_window
 
 _REGISTERED_VIEWS: set[tuple[str, str, str]] = set()
 METRIC_PARTITION_CHECKS = "warehouse/user_behavior_metric_partition_checks.sql"
@@ -30,7 +30,7 @@ METRIC_PARTITION_REPLACE = (
 
 @dataclass
 class MetricReplacement:
-    """What replacing a day of user_behavior_metric did: its check numbers and whether it committed."""
+    """What replacing a partition of user_behavior_metric did: its check numbers and whether it committed."""
 
     stats: dict
     columns: list[tuple[str, str]]
@@ -47,11 +47,13 @@ AcceptFn = Callable[[dict, list], bool]
 class WarehouseResource(ConfigurableResource):
     """What the assets need from a warehouse; DuckDB and Redshift implement it."""
 
-    def register_partition(self, table: str, dataset_path: str, day: str) -> None:
+    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
         raise NotImplementedError
 
-    def replace_metric_partition(self, day: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
-        """Replace one day in one transaction; commit only if `accept(check numbers, columns)`."""
+    def replace_metric_partition(
+        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
+    ) -> MetricReplacement:
+        """Replace one partition in one transaction; commit only if `accept(check numbers, columns)`."""
         raise NotImplementedError
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
@@ -75,12 +77,12 @@ class DuckDBWarehouseResource(WarehouseResource):
             conn.close()
 
     def execute_file(self, conn, name: str, params: dict | None = None):
-        sql = sql_files.to_paramstyle(sql_files.load(name), "dollar")
+        sql = sql_files.to_paramstyle(sql_files.render(name), "dollar")
         return conn.execute(sql, params or {})
 
-    def register_partition(self, table: str, dataset_path: str, day: str) -> None:
+    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
         """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
-        parse_day(day, "partition key")
+        partition_window(partition_key)  # a key of the configured granularity, or an error
         location = f"{self.lake_root.rstrip('/')}/{dataset_path}"
         if (self.path, table, location) in _REGISTERED_VIEWS:
             return  # the view reads every partition by glob: once per process is enough
@@ -91,15 +93,17 @@ class DuckDBWarehouseResource(WarehouseResource):
                 conn.execute(statement)
         _REGISTERED_VIEWS.add((self.path, table, location))
 
-    def replace_metric_partition(self, day: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
-        day = parse_day(day, "partition key").isoformat()
+    def replace_metric_partition(
+        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
+    ) -> MetricReplacement:
+        params = partition_window(partition_key).sql_params
         with self.connect() as conn:
             self.execute_file(conn, METRIC_TABLE_DDL)
             conn.execute("BEGIN TRANSACTION")
             try:
                 for name in METRIC_PARTITION_REPLACE:
-                    self.execute_file(conn, name, {"insert_date": day})
-                cursor = self.execute_file(conn, METRIC_PARTITION_CHECKS, {"insert_date": day})
+                    self.execute_file(conn, name, params)
+                cursor = self.execute_file(conn, METRIC_PARTITION_CHECKS, params)
                 stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
                 columns = [tuple(r) for r in self.execute_file(conn, METRIC_COLUMNS).fetchall()]
                 committed = accept(stats, columns)

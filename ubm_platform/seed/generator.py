@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ubm_platform import sql_files
+from ubm_platform.partitions import DAILY, Granularity
 from ubm_platform.seed.reviews import make_reviews
 
 CATEGORIES = [
@@ -54,9 +55,9 @@ class SeedSummary:
     days: list[str] = field(default_factory=list)
 
 
-def review_file_path(landing: str | Path, day: str) -> Path:
-    """Where the vendor drops a day's file: <landing>/movie_review/<YYYY-MM-DD>/movie_review.csv."""
-    return Path(landing) / "movie_review" / day / "movie_review.csv"
+def review_file_path(landing: str | Path, partition_key: str, partitioning: Granularity = DAILY) -> Path:
+    """Where the vendor drops a partition's file: <landing>/movie_review/<YYYY-MM-DD>[/<HH>]/movie_review.csv."""
+    return Path(landing) / "movie_review" / partitioning.window(partition_key).landing_folder / "movie_review.csv"
 
 
 def _copy(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
@@ -75,8 +76,11 @@ def seed(
     scale: float = 1.0,
     random_seed: int = 42,
     progress: Callable[[str], None] = lambda _msg: None,
+    partitioning: Granularity = DAILY,
 ) -> SeedSummary:
-    """Replace the OLTP tables with generated data for [start, end] and write the review files."""
+    """Replace the OLTP tables with generated data for [start, end] and write the review files,
+    one per partition (a day, or each hour of it with hourly partitioning: a review goes to the
+    hour its rental started)."""
     if end < start:
         raise ValueError(f"seed range is empty: {start} > {end}")
     rng = np.random.default_rng(random_seed)
@@ -184,15 +188,24 @@ def seed(
         reviewed = rng.random(n) < 0.3
         texts, scores = make_reviews(rng, [titles[f] for f in films[reviewed]], int(reviewed.sum()))
         with_score = rng.random(len(texts)) < 0.6  # the vendor scores only some rows
-        path = review_file_path(landing, day.isoformat())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(REVIEW_COLUMNS)
-            for i, (cid, film, text, score, scored) in enumerate(
-                zip(customers[reviewed], films[reviewed] + 1, texts, scores, with_score)
+        windows = [partitioning.window(key) for key in partitioning.keys_between(day, day)]
+        hours = (rental_ts[reviewed] - np.datetime64(day.isoformat(), "us")) // np.timedelta64(1, "h")
+        review_window = hours.astype(int) * len(windows) // 24  # index into windows: 0 when daily
+        files = {}
+        try:
+            for window in windows:
+                path = review_file_path(landing, window.key, partitioning)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                files[window.key] = open(path, "w", newline="", encoding="utf-8")
+                csv.writer(files[window.key]).writerow(REVIEW_COLUMNS)
+            writers = {key: csv.writer(f) for key, f in files.items()}
+            for i, (cid, film, text, score, scored, slot) in enumerate(
+                zip(customers[reviewed], films[reviewed] + 1, texts, scores, with_score, review_window)
             ):
-                writer.writerow([f"{day:%Y%m%d}-{i:05d}", int(cid), int(film), int(score) if scored else "", text])
+                writers[windows[slot].key].writerow([f"{day:%Y%m%d}-{i:05d}", int(cid), int(film), int(score) if scored else "", text])
+        finally:
+            for f in files.values():
+                f.close()
         conn.commit()
         summary.rentals += n
         summary.payments += m

@@ -41,3 +41,14 @@ def test_each_arrived_file_launches_its_day_once(tmp_path):
 def test_no_landing_area_yet_is_not_an_error(tmp_path):
     result, _ = _tick(DagsterInstance.ephemeral(), tmp_path / "missing")
     assert isinstance(result, SkipReason)
+
+
+def test_hourly_vendor_files_map_to_hourly_partition_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    _drop(tmp_path, "2022-01-02/05", "cid,review_str\n1,fine\n")
+    _drop(tmp_path, "2022-01-02/23", "cid,review_str\n1,fine\n")
+    _drop(tmp_path, "2022-01-03", "cid,review_str\n2,a daily file is not an hour's\n")
+    _drop(tmp_path, "2022-01-03/7", "cid,review_str\n2,not an HH folder\n")
+    landing = LandingResource(root=str(tmp_path))
+    assert sorted(landing.arrived_review_files()) == ["2022-01-02-05:00", "2022-01-02-23:00"]
+    assert landing.review_file("2022-01-02-05:00") == "movie_review/2022-01-02/05/movie_review.csv"

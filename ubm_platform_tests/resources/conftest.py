@@ -139,13 +139,14 @@ class _FakeCursor:
                 raise RuntimeError(f"relation {m.group(1)} already exists")
             state.objects.add(m.group(1))
         elif m := re.match(
-            r"(?i)^ALTER TABLE spectrum\.(\w+) ADD IF NOT EXISTS PARTITION \(insert_date='([\d-]+)'\) LOCATION '([^']+)'$",
+            r"(?i)^ALTER TABLE spectrum\.(\w+) ADD IF NOT EXISTS PARTITION "
+            r"\(insert_date='([\d-]+)'(?:, insert_hour='(\d\d)')?\) LOCATION '([^']+)'$",
             text,
         ):
-            table, day, location = m.groups()
+            table, day, hour, location = m.groups()
             if table not in state.objects:
                 raise RuntimeError(f"external table {table} does not exist")
-            state.partitions.setdefault((table, day), location)
+            state.partitions.setdefault((table, day) if hour is None else (table, day, hour), location)
         else:
             raise AssertionError(f"unexpected statement for the fake Redshift: {text}")
         return self

@@ -4,6 +4,7 @@ and the external DDL against a fake Redshift session that enforces the autocommi
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import re
 from collections import defaultdict
@@ -17,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from ubm_platform import sql_files
+from ubm_platform.partitions import HOURLY, granularity
 from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA
 from ubm_platform.resources.redshift import (
@@ -38,22 +40,26 @@ SHARED_FILES = [METRIC_TABLE_DDL, *METRIC_PARTITION_REPLACE, METRIC_PARTITION_CH
                 "warehouse/user_behavior_metric_partition_rows.sql"]
 SAMPLE_LITERALS = {
     "glue_database": "ubm_lake", "iam_role_arn": "arn:aws:iam::123456789012:role/ubm-spectrum",
-    "location": "s3://ubm-lake/prod/stage/user_purchase", "table": "user_purchase_staging", "day": "2022-01-02",
+    "location": "s3://ubm-lake/prod/stage/user_purchase", "table": "user_purchase_staging",
 }
 # sqlglot has no model of CREATE EXTERNAL SCHEMA and keeps it as an opaque command.
 OPAQUE_TO_SQLGLOT = {"warehouse/redshift/external_schema.sql"}
 
 
 def _rendered(name: str) -> str:
-    slots = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", sql_files.load(name)))
-    return redshift_sql(name, **{k: SAMPLE_LITERALS[k] for k in slots})
+    """The file as Redshift would run it, for the configured granularity (UBM_PARTITION)."""
+    scheme = granularity()
+    window = scheme.window(scheme.keys_between(dt.date(2022, 1, 2), dt.date(2022, 1, 2))[-1])
+    literals = {**SAMPLE_LITERALS, "partition_path": window.path}
+    slots = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", sql_files.load(name))) & set(literals)
+    return redshift_sql(name, {"partition_spec": window.spectrum_partition_spec}, **{k: literals[k] for k in slots})
 
 
 # -- the SQL, statically -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", REDSHIFT_FILES + SHARED_FILES)
-def test_every_statement_redshift_runs_parses_in_sqlglots_redshift_dialect(name):
+def test_every_statement_redshift_runs_parses_in_sqlglots_redshift_dialect(name, partitioning):
     statements = sql_files.statements(_rendered(name))
     assert statements
     for statement in statements:
@@ -78,9 +84,9 @@ def test_the_redshift_files_are_known():
 
 
 @pytest.mark.parametrize("name", SHARED_FILES)
-def test_shared_metric_sql_means_the_same_in_duckdb_and_redshift(name):
+def test_shared_metric_sql_means_the_same_in_duckdb_and_redshift(name, partitioning):
     """The shared files run unchanged on Redshift: no DuckDB-only construct that would need rewriting."""
-    as_duckdb = sqlglot.parse_one(sql_files.load(name), read="duckdb").sql("redshift")
+    as_duckdb = sqlglot.parse_one(sql_files.render(name), read="duckdb").sql("redshift")
     as_redshift = sqlglot.parse_one(redshift_sql(name), read="redshift").sql("redshift")
     assert as_redshift == as_duckdb
 
@@ -93,24 +99,30 @@ PARQUET_TO_REDSHIFT = {
 
 @pytest.mark.parametrize("table, schema", [("user_purchase_staging", USER_PURCHASE_SCHEMA),
                                            ("classified_movie_review", CLASSIFIED_SCHEMA)])
-def test_external_tables_match_the_parquet_the_platform_writes(table, schema):
+def test_external_tables_match_the_parquet_the_platform_writes(table, schema, partitioning):
     create = sqlglot.parse_one(_rendered(EXTERNAL_TABLE_DDL[table]), read="redshift")
     assert isinstance(create, exp.Create) and create.this.this.name == table and create.this.this.db == "spectrum"
     columns = [(c.name, c.args["kind"].sql("redshift")) for c in create.this.expressions]
     assert columns == [(f.name, PARQUET_TO_REDSHIFT[f.type]) for f in schema]
     partitioned = create.find(exp.PartitionedByProperty)
-    assert partitioned is not None and partitioned.sql("redshift").endswith("(insert_date DATE)")
+    expected = "(insert_date DATE, insert_hour SMALLINT)" if partitioning is HOURLY else "(insert_date DATE)"
+    assert partitioned is not None and partitioned.sql("redshift").endswith(expected)
     text = _rendered(EXTERNAL_TABLE_DDL[table])
     assert "STORED AS PARQUET" in text and f"LOCATION '{SAMPLE_LITERALS['location']}/'" in text
 
 
-def test_redshift_connector_binds_the_same_parameters():
+def test_redshift_connector_binds_the_same_parameters(partitioning):
     from redshift_connector.core import convert_paramstyle
 
     statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_insert_partition.sql"))
-    assert "%" not in statement and ":insert_date" not in statement
-    assert statement.count("$1") == 3 and "$2" not in statement
-    assert make_args({"insert_date": "2022-01-02"}) == ("2022-01-02",)
+    assert "%" not in statement and ":insert_date" not in statement and ":insert_hour" not in statement
+    params = partitioning.window(partitioning.keys_between(dt.date(2022, 1, 2), dt.date(2022, 1, 2))[-1]).sql_params
+    if partitioning is HOURLY:
+        assert statement.count("$1") == 3 and statement.count("$2") == 3
+        assert make_args(params) == ("2022-01-02", 23)
+    else:
+        assert statement.count("$1") == 3 and "$2" not in statement
+        assert make_args(params) == ("2022-01-02",)
 
 
 def test_sql_with_a_percent_sign_is_refused(monkeypatch):
@@ -150,6 +162,24 @@ def test_register_partition_creates_the_schema_and_table_once_then_adds_partitio
     assert "LOCATION 's3://ubm-lake/prod/stage/user_purchase/'" in ddl[1]
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/ubm-spectrum'" in ddl[0] and "DATABASE 'ubm_lake'" in ddl[0]
     assert all(autocommit for _sql, _params, autocommit in state.statements)
+
+
+def test_hourly_partitions_register_both_partition_columns(fake_redshift, monkeypatch):
+    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    state, make = fake_redshift
+    warehouse = make("s3://ubm-lake/prod")
+    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02-05:00")
+    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02-23:00")
+    assert state.partitions == {
+        ("user_purchase_staging", "2022-01-02", "05"):
+            "s3://ubm-lake/prod/stage/user_purchase/insert_date=2022-01-02/insert_hour=05/",
+        ("user_purchase_staging", "2022-01-02", "23"):
+            "s3://ubm-lake/prod/stage/user_purchase/insert_date=2022-01-02/insert_hour=23/",
+    }
+    ddl = next(sql for sql, _p, _a in state.statements if "PARTITIONED BY" in sql)
+    assert "PARTITIONED BY (insert_date DATE, insert_hour SMALLINT)" in ddl
+    with pytest.raises(SettingsError, match="not a hourly key"):
+        warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02")
 
 
 def test_register_partition_survives_a_concurrent_create(fake_redshift):
@@ -204,6 +234,10 @@ def _standin_ddl(table: str) -> str:
 @pytest.fixture
 def pg_warehouse(pg_database):
     """RedshiftWarehouseResource on psycopg2 against a fresh PostgreSQL database with spectrum stand-ins."""
+    return _pg_warehouse(pg_database)
+
+
+def _pg_warehouse(pg_database):
     info = psycopg.conninfo.conninfo_to_dict(pg_database)
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA spectrum")
@@ -381,3 +415,39 @@ def test_redshift_connector_is_called_with_arguments_it_accepts(iam, monkeypatch
     else:
         assert kwargs["password"] == "pw" and kwargs["user"] == "ubm" and "iam" not in kwargs
     assert calls[-1] == "closed"
+
+
+def test_hourly_partitions_replace_one_hour_of_the_metric(pg_database, monkeypatch):
+    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    warehouse, dsn = _pg_warehouse(pg_database)
+    purchases = [(1, 1, "2.99", 10), (2, 1, "4.01", 10), (3, 2, "0.99", 10), (4, 1, "7.00", 11), (5, 3, "1.50", 9)]
+    reviews = [(1, "r1", True, 10), (2, "r2", False, 10), (4, "r3", True, 10), (1, "r4", True, 11)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for payment_id, customer, amount, hour in purchases:
+            conn.execute(
+                "INSERT INTO spectrum.user_purchase_staging (payment_id, customer_id, amount, payment_ts, "
+                "insert_date, insert_hour) VALUES (%s, %s, %s, %s, %s, %s)",
+                (payment_id, customer, Decimal(amount), f"{DAY} {hour:02d}:30", DAY, hour))
+        for cid, review_id, positive, hour in reviews:
+            conn.execute("INSERT INTO spectrum.classified_movie_review VALUES (%s, %s, %s, 'x', 0.9, 'm1', %s, %s)",
+                         (cid, review_id, positive, DAY, hour))
+
+    replacement = warehouse.replace_metric_partition(f"{DAY}-10:00")
+    warehouse.replace_metric_partition(f"{DAY}-10:00")  # a re-run replaces the hour
+
+    expected = {}
+    for _id, customer, amount, hour in purchases:
+        if hour == 10:
+            spent, count, positive, total = expected.get(customer, (Decimal(0), 0, 0, 0))
+            expected[customer] = (spent + Decimal(amount), count + 1, positive, total)
+    for cid, _rid, is_positive, hour in reviews:
+        if hour == 10:
+            spent, count, positive, total = expected.get(cid, (Decimal(0), 0, 0, 0))
+            expected[cid] = (spent, count, positive + is_positive, total + 1)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT customerid, amount_spent, purchase_count, review_score, review_count, "
+                            "insert_date::text, insert_hour FROM user_behavior_metric").fetchall()
+    assert replacement.committed and replacement.rows == len(expected) == 3
+    assert {r[0]: tuple(r[1:5]) for r in rows} == expected and len(rows) == 3
+    assert {(r[5], r[6]) for r in rows} == {(DAY, 10)}
+    assert dict(replacement.columns)["insert_hour"] == "smallint"

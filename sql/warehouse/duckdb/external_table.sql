@@ -3,4 +3,4 @@
 CREATE SCHEMA IF NOT EXISTS spectrum;
 CREATE OR REPLACE VIEW spectrum.{{table}} AS
 SELECT *
-FROM read_parquet('{{location}}/insert_date=*/*.parquet', hive_partitioning = true, union_by_name = true)
+FROM read_parquet('{{location}}/{{partition_glob}}/*.parquet', hive_partitioning = true, union_by_name = true)

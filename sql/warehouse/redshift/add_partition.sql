@@ -1,5 +1,5 @@
--- Make a published lake partition visible to Spectrum. Re-registering a day is a no-op (the
+-- Make a published lake partition visible to Spectrum. Re-registering a partition is a no-op (the
 -- location does not change: a re-run replaces the files under it). Outside a transaction (autocommit).
 ALTER TABLE spectrum.{{table}}
-ADD IF NOT EXISTS PARTITION (insert_date='{{day}}')
-LOCATION '{{location}}/insert_date={{day}}/'
+ADD IF NOT EXISTS PARTITION ({{partition_spec}})
+LOCATION '{{location}}/{{partition_path}}/'

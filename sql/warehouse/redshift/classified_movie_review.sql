@@ -10,6 +10,6 @@ CREATE EXTERNAL TABLE spectrum.classified_movie_review (
     probability DOUBLE PRECISION,
     model_version VARCHAR(256)
 )
-PARTITIONED BY (insert_date DATE)
+PARTITIONED BY ({{partition_columns_typed}})
 STORED AS PARQUET
 LOCATION '{{location}}/'

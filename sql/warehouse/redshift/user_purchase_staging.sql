@@ -12,6 +12,6 @@ CREATE EXTERNAL TABLE spectrum.user_purchase_staging (
     payment_ts TIMESTAMP,
     rental_ts TIMESTAMP
 )
-PARTITIONED BY (insert_date DATE)
+PARTITIONED BY ({{partition_columns_typed}})
 STORED AS PARQUET
 LOCATION '{{location}}/'

@@ -15,7 +15,7 @@ from ubm_platform.defs.movie_review.validation import (
     validate_reviews,
 )
 from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
-from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
+from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
 from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
@@ -59,7 +59,7 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
 
 
 @asset(
-    partitions_def=daily_partitions,
+    partitions_def=partitions_def,
     group_name="movie_review",
     kinds={"csv", "parquet"},
     owners=["team:data-platform"],
@@ -76,7 +76,7 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
             "volume": "The day's row count is within the trailing mean +- 4 standard deviations.",
         },
     ),
-    freshness_policy=DAILY_FRESHNESS,
+    freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
 )
 def movie_review_raw(
@@ -136,7 +136,7 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
 
 
 @asset(
-    partitions_def=daily_partitions,
+    partitions_def=partitions_def,
     group_name="movie_review",
     deps=[movie_review_raw, sentiment_model],
     kinds={"spark", "parquet"},
@@ -150,7 +150,7 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
                   "reconciliation": "Every landed review classified exactly once, with a known label."},
         warning={},
     ),
-    freshness_policy=DAILY_FRESHNESS,
+    freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
 )
 def classified_movie_review(
@@ -167,7 +167,7 @@ def classified_movie_review(
                 "classify_movie_review.py",
                 input_path=lake.uri(raw_partition),
                 output_path=lake.uri(staging.path),
-                insert_date=day,
+                insert_date=partition_window(day).insert_date,
                 model_dir=model_uri,
             )
             checks = classified_checks(lake, staging.path, raw_rows)

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, M
 from pydantic import Field
 
 from ubm_platform.defs.metadata import markdown_table
+from ubm_platform.partitions import granularity
 from ubm_platform.resources.lake import DATASET_PATHS, LakeResource
 from ubm_platform.resources.spark import SparkJobResource
 from ubm_platform.settings import load_settings
@@ -74,7 +75,8 @@ def report_metadata(metrics: dict) -> dict:
 def sentiment_model(
     context: AssetExecutionContext, config: SentimentModelConfig, spark: SparkJobResource, lake: LakeResource
 ) -> MaterializeResult:
-    labeled = config.training_data or lake.uri(f"{DATASET_PATHS['movie_review_raw']}/insert_date=*/*.parquet")
+    every_raw_partition = f"{DATASET_PATHS['movie_review_raw']}/{granularity().path_glob}/*.parquet"
+    labeled = config.training_data or lake.uri(every_raw_partition)
     with lake.staged_directory(f"{MODELS}/unversioned") as staging:
         model = spark.run_job(
             "train_sentiment_model.py",

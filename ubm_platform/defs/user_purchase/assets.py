@@ -7,7 +7,7 @@ from ubm_platform.defs import quality
 from ubm_platform.defs.partitioned import DayOutcome, gate, materialize_days
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, extract_user_purchase
-from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
+from ubm_platform.partitions import FRESHNESS, partitions_def
 from ubm_platform.resources.lake import LakeResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import WarehouseResource
@@ -33,7 +33,7 @@ def purchase_checks(lake: LakeResource, directory: str) -> list:
 
 
 @asset(
-    partitions_def=daily_partitions,
+    partitions_def=partitions_def,
     group_name="user_purchase",
     kinds={"postgres", "parquet"},
     owners=["team:data-platform"],
@@ -46,7 +46,7 @@ def purchase_checks(lake: LakeResource, directory: str) -> list:
                   "keys_and_values": "No null ids, one row per payment, no negative amount."},
         warning={"volume": "The day's row count is within the trailing mean +- 4 standard deviations."},
     ),
-    freshness_policy=DAILY_FRESHNESS,
+    freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
     # A database restart or a network blip should not fail the day.
     retry_policy=RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),

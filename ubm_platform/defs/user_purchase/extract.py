@@ -1,4 +1,4 @@
-"""Stream a day of purchases from PostgreSQL into Parquet in bounded memory.
+"""Stream a partition of purchases from PostgreSQL into Parquet in bounded memory.
 
 PostgreSQL's COPY streams the query result as CSV; pyarrow parses it block by block and each block
 becomes a Parquet row group. Memory is bounded by the block size, not by the day's size.
@@ -6,7 +6,6 @@ becomes a Parquet row group. Memory is bounded by the block size, not by the day
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 import psycopg
@@ -15,6 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ubm_platform import sql_files
+from ubm_platform.partitions import partition_window
 
 USER_PURCHASE_SCHEMA = pa.schema(
     [
@@ -54,9 +54,6 @@ class _CopyStream(io.RawIOBase):
         return n
 
 
-def day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=dt.timezone.utc)
-    return start, start + dt.timedelta(days=1)
 
 
 def copy_query_to_parquet(
@@ -90,10 +87,12 @@ def copy_query_to_parquet(
     return rows
 
 
-def extract_user_purchase(conn: psycopg.Connection, day: str, sink, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
-    """Write the day's user_purchase_staging rows to `sink`; returns the row count."""
-    day_start, day_end = day_bounds(day)
+def extract_user_purchase(
+    conn: psycopg.Connection, partition_key: str, sink, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> int:
+    """Write the partition's user_purchase_staging rows to `sink`; returns the row count."""
+    window = partition_window(partition_key)
     sql = sql_files.to_paramstyle(sql_files.load("oltp/extract_user_purchase.sql"), "pyformat")
     return copy_query_to_parquet(
-        conn, sql, {"day_start": day_start, "day_end": day_end}, USER_PURCHASE_SCHEMA, sink, block_bytes
+        conn, sql, {"window_start": window.start, "window_end": window.end}, USER_PURCHASE_SCHEMA, sink, block_bytes
     )

@@ -10,24 +10,26 @@ from ubm_platform.defs.partitioned import BlockedDay, DayOutcome, materialize_da
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
-from ubm_platform.partitions import DAILY_FRESHNESS, daily_partitions
+from ubm_platform.partitions import FRESHNESS, GRANULARITY, HOURLY, partition_window, partitions_def
 from ubm_platform.resources.warehouse import WarehouseResource
 from ubm_platform.settings import load_settings
 
 METRIC_COLUMNS = TableSchema(
     columns=[
         TableColumn("customerid", "bigint", description="Customer id (OLTP customer.customer_id, vendor cid)."),
-        TableColumn("amount_spent", "decimal(18,5)", description="Sum of the customer's payments that day."),
-        TableColumn("purchase_count", "bigint", description="Number of the customer's payments that day."),
-        TableColumn("review_score", "bigint", description="Number of the customer's positive reviews that day."),
-        TableColumn("review_count", "bigint", description="Number of the customer's reviews that day."),
+        TableColumn("amount_spent", "decimal(18,5)", description="Sum of the customer's payments in the partition."),
+        TableColumn("purchase_count", "bigint", description="Number of the customer's payments in the partition."),
+        TableColumn("review_score", "bigint", description="Number of the customer's positive reviews in the partition."),
+        TableColumn("review_count", "bigint", description="Number of the customer's reviews in the partition."),
         TableColumn("insert_date", "date", description="The partition's UTC day."),
+        *([TableColumn("insert_hour", "smallint", description="The partition's UTC hour (0-23).")]
+          if GRANULARITY is HOURLY else []),
     ]
 )
-PREVIEW_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
+PREVIEW_SQL = "warehouse/user_behavior_metric_partition_preview.sql"
 # Type families, so DuckDB's DECIMAL(18,5) and Redshift's numeric compare alike.
-TYPE_FAMILIES = {"bigint": "integer", "int8": "integer", "integer": "integer", "decimal": "decimal",
-                 "numeric": "decimal", "date": "date"}
+TYPE_FAMILIES = {"bigint": "integer", "int8": "integer", "integer": "integer", "smallint": "integer",
+                 "int2": "integer", "decimal": "decimal", "numeric": "decimal", "date": "date"}
 
 
 def _family(data_type: str) -> str:
@@ -59,26 +61,27 @@ def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
 
 
 @asset(
-    partitions_def=daily_partitions,
+    partitions_def=partitions_def,
     group_name="warehouse",
     deps=[user_purchase_staging, classified_movie_review],
     kinds={"duckdb" if load_settings().env == "local" else "redshift"},
     owners=["team:data-platform"],
-    description="One row per customer active on the day (a purchase or a review): spend, purchase "
+    description="One row per customer active in the partition's day (or hour, UBM_PARTITION=hourly), "
+    "with a purchase or a review: spend, purchase "
     "count, positive and total reviews. Built in the warehouse by sql/warehouse/ over the lake; a "
-    "re-run replaces the day in one transaction.",
+    "re-run replaces the partition in one transaction.",
     metadata={"dagster/column_schema": METRIC_COLUMNS},
     check_specs=quality.specs(
         "user_behavior_metric",
         blocking={
             "schema": "Columns and types as analysts expect.",
-            "keys": "No null customer ids; one row per (customerid, insert_date).",
+            "keys": "No null customer ids; one row per customer and partition.",
             "values": "amount_spent >= 0, purchase_count >= 0, 0 <= review_score <= review_count.",
-            "reconciliation": "The day's totals equal the staged purchases and the classified reviews.",
+            "reconciliation": "The partition's totals equal the staged purchases and the classified reviews.",
         },
         warning={},
     ),
-    freshness_policy=DAILY_FRESHNESS,
+    freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
 )
 def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
@@ -89,12 +92,12 @@ def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseRes
         checks = metric_checks(replacement.stats, replacement.columns)
         if not replacement.committed:
             raise BlockedDay(f"user_behavior_metric {day}", checks)
-        columns, preview = warehouse.query(PREVIEW_SQL, {"date_from": day, "date_to": day})
+        columns, preview = warehouse.query(PREVIEW_SQL, partition_window(day).sql_params)
         context.log.info(f"{day}: {replacement.rows} customer rows")
         metadata = {
             "dagster/row_count": replacement.rows,
             "dagster/column_schema": METRIC_COLUMNS,
-            "preview": MetadataValue.md(markdown_table(columns, preview[:5])),
+            "preview": MetadataValue.md(markdown_table(columns, preview)),
         }
         return DayOutcome(metadata, checks)
 
