@@ -163,6 +163,14 @@ class EmrSparkResource(SparkJobResource):
     timeout_s: float = Field(default=4 * 3600, description="Cancel and fail a job running longer than this.")
     poll_interval_s: float = Field(default=15.0, description="Seconds between two status requests.")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra `--conf key=value` settings.")
+    python_archive_uri: str = Field(
+        default="",
+        description="s3:// URI of a packed Python environment (venv-pack .tar.gz with Python >= 3.10, dagster-pipes "
+        "and boto3) the driver and executors run; empty: the cluster's own python3 must have them (docs/aws.md).",
+    )
+
+    # Prefix of the Spark settings that set the driver's environment variables (each flavour has its own).
+    DRIVER_ENV_CONF: ClassVar[str] = ""
 
     # -- AWS clients (created per call: nothing at import time, credentials from the default chain) --
     def _client(self, service: str, endpoint_url: str = ""):
@@ -198,7 +206,19 @@ class EmrSparkResource(SparkJobResource):
         return uri
 
     def spark_conf_items(self) -> list[tuple[str, str]]:
-        return sorted({**DEFAULT_SPARK_CONF, **self.spark_conf}.items())
+        return sorted({**DEFAULT_SPARK_CONF, **self.python_environment_conf(), **self.spark_conf}.items())
+
+    def python_environment_conf(self) -> dict[str, str]:
+        """Spark settings that run the job with the packed Python environment (unpacked as ./environment)."""
+        if not self.python_archive_uri:
+            return {}
+        python = "./environment/bin/python"
+        return {
+            "spark.archives": f"{self.python_archive_uri}#environment",
+            f"{self.DRIVER_ENV_CONF}PYSPARK_DRIVER_PYTHON": python,
+            f"{self.DRIVER_ENV_CONF}PYSPARK_PYTHON": python,
+            "spark.executorEnv.PYSPARK_PYTHON": python,
+        }
 
     def new_run_id(self) -> str:
         return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
@@ -295,6 +315,8 @@ class EmrStepsSparkResource(EmrSparkResource):
 
     SUCCEEDED = frozenset({"COMPLETED"})
     ENDED_BADLY = frozenset({"FAILED", "CANCELLED", "INTERRUPTED"})
+    # The driver of `--deploy-mode cluster` is the YARN application master.
+    DRIVER_ENV_CONF = "spark.yarn.appMasterEnv."
 
     def emr_client(self):
         return self._client("emr", self.emr_endpoint_url)
@@ -302,7 +324,7 @@ class EmrStepsSparkResource(EmrSparkResource):
     def step_arguments(self, script_uri: str, script_args: list[str], driver_env: dict[str, str]) -> list[str]:
         """command-runner.jar's arguments: the whole spark-submit command line. Always cluster mode: there
         the driver is the YARN application master, which gets `spark.yarn.appMasterEnv.*` (the Pipes bootstrap)."""
-        conf = {**dict(self.spark_conf_items()), **{f"spark.yarn.appMasterEnv.{k}": v for k, v in driver_env.items()}}
+        conf = {**dict(self.spark_conf_items()), **{f"{self.DRIVER_ENV_CONF}{k}": v for k, v in driver_env.items()}}
         options = [item for k, v in conf.items() for item in ("--conf", f"{k}={v}")]
         return ["spark-submit", "--deploy-mode", "cluster", *options, script_uri, *script_args]
 
@@ -402,6 +424,8 @@ class EmrServerlessSparkResource(EmrSparkResource):
 
     SUCCEEDED = frozenset({"SUCCESS"})
     ENDED_BADLY = frozenset({"FAILED", "CANCELLED", "CANCELLING"})
+    # What PipesEMRServerlessClient uses for the Pipes variables too.
+    DRIVER_ENV_CONF = "spark.emr-serverless.driverEnv."
 
     def serverless_client(self):
         return self._client("emr-serverless", self.emr_endpoint_url)

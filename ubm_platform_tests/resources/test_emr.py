@@ -118,6 +118,27 @@ def test_run_job_on_emr_needs_the_assets_context():
         resource.run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
 
 
+def test_a_packed_python_environment_runs_the_driver_and_the_executors():
+    """UBM_EMR_PYTHON_ARCHIVE: Spark unpacks it as ./environment and runs its python (with dagster-pipes)."""
+    archive = "s3://b/python/ubm-jobs.tar.gz"
+    steps = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1",
+                                  python_archive_uri=archive)
+    args = steps.step_arguments("s3://b/code/x/classify_movie_review.py", ["--date", DAY], {"DAGSTER_PIPES_CONTEXT": "c"})
+    confs = dict(c.split("=", 1) for c in args[4:-3:2])
+    assert confs["spark.archives"] == f"{archive}#environment"
+    assert confs["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
+    assert confs["spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT"] == "c"
+    serverless = EmrServerlessSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", application_id="a1",
+                                            execution_role_arn=ROLE, python_archive_uri=archive)
+    parameters = serverless.start_job_run_params("x.py", "s3://b/x.py", [], "r1")["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+    confs = dict(c.split("=", 1) for c in shlex.split(parameters)[1::2])
+    assert confs["spark.archives"] == f"{archive}#environment"
+    assert confs["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] == "./environment/bin/python"
+    assert confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
+    no_archive = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1")
+    assert not [a for a in no_archive.step_arguments("s3://b/x.py", [], {}) if "PYSPARK_PYTHON" in a or "archives" in a]
+
+
 # -- playing AWS's part ------------------------------------------------------------------------------
 
 
