@@ -507,6 +507,58 @@ def test_step_runs_the_uploaded_script_under_pipes_and_returns_its_summary(aws, 
     assert described["Status"]["State"] == "COMPLETED"
 
 
+def _sync_to_s3(aws, mirror, prefix: str) -> None:
+    """Copy the local mirror's files under `prefix` to moto's S3: what EMRFS would have read or written there."""
+    root = mirror / aws.bucket
+    for path in sorted((root / prefix).rglob("*")):
+        if path.is_file() and not path.name.endswith(".crc"):  # local Hadoop's checksums; EMRFS writes none
+            aws.put(str(path.relative_to(root)), path.read_bytes())
+
+
+def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aws, cluster, spark, tmp_path, fake_redshift):
+    """The platform's own asset on the S3 lake with Spark as EMR steps: its materialization's metadata
+    comes from the script's Pipes message and matches the published partition."""
+    import pyarrow.parquet as pq
+
+    from ubm_platform.defs.movie_review.assets import classified_movie_review
+    from ubm_platform.resources.lake import LakeResource
+
+    script = "classify_movie_review.py"
+    mirror = tmp_path / "s3"
+    review_ids, _ = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    _sync_to_s3(aws, mirror, "ubm")
+    lake = LakeResource(root=f"s3://{aws.bucket}/ubm", endpoint_url=aws.endpoint, region=aws.region)
+    lake.write_text("models/sentiment/current.json",
+                    json.dumps({"version": "sentiment-test", "path": "models/sentiment/sentiment-test"}))
+    state, make_warehouse = fake_redshift
+
+    def behave(step):
+        uri, app_args, env = _step_parts(step)
+        step.state = "RUNNING"
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
+        _sync_to_s3(aws, mirror, split_s3_uri(app_args[app_args.index("--output") + 1])[1])
+        _end_step(step, "COMPLETED")
+
+    remote = RemoteSide(_new_step(cluster), behave)
+    remote.start()
+    result = materialize(
+        [classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(),
+        resources={"spark": _steps_resource(aws, cluster), "lake": lake, "warehouse": make_warehouse(lake.root)},
+    )
+    remote.finish()
+
+    prefix = f"ubm/stage/classified_movie_review/insert_date={DAY}/"
+    published = [pq.read_table(io.BytesIO(aws.get(k))) for k in aws.keys(prefix) if k.endswith(".parquet")]
+    labels = [label for table in published for label in table.column("sentiment").to_pylist()]
+    assert len(labels) == len(review_ids), "the published partition holds every review"
+    (materialization,) = result.asset_materializations_for_node("classified_movie_review")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert {s: metadata[f"{s}_reviews"] for s in ("negative", "neutral", "positive")} == {
+        s: labels.count(s) for s in ("negative", "neutral", "positive")}
+    assert metadata["model_version"] == "sentiment-test"
+    assert state.partitions == {("classified_movie_review", DAY): f"s3://{aws.bucket}/{prefix}"}
+
+
 def _complete_with(aws, summary: dict | None, seen: dict | None = None):
     def behave(step):
         _, _, env = _step_parts(step)
