@@ -38,24 +38,6 @@ def load_model(model_dir: str):
     return _MODELS[model_dir]
 
 
-def _write_text(spark: SparkSession, path: str, text: str) -> None:
-    """Write a small text file: a local path, or any Hadoop filesystem URI (s3:// on EMR)."""
-    if "://" not in path or path.startswith("file:"):
-        local = path[len("file:"):] if path.startswith("file:") else path
-        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
-        with open(local, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    stream = fs.create(hadoop_path, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
-
-
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str) -> DataFrame:
     model, meta = load_model(model_dir)
     labels = meta.get("labels", LABELS)
@@ -96,21 +78,34 @@ def run(spark: SparkSession, input_path: str, output_path: str, insert_date: str
     return {"rows": sum(counts.values()), "by_sentiment": by, "model_version": load_model(model_dir)[1]["version"]}
 
 
+def _dagster_pipes():
+    """Dagster Pipes when the platform launched this job on EMR (context read from and messages written to
+    S3, see ubm_platform/resources/emr.py); a no-op context for a hand-run spark-submit."""
+    if "DAGSTER_PIPES_CONTEXT" not in os.environ:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    import boto3
+    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter, open_dagster_pipes
+
+    s3 = boto3.client("s3")
+    return open_dagster_pipes(context_loader=PipesS3ContextLoader(s3), message_writer=PipesS3MessageWriter(s3))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Classify movie reviews with the sentiment model")
     ap.add_argument("--input", required=True)
     ap.add_argument("--output", required=True)
     ap.add_argument("--date", required=True, help="insert date YYYY-MM-DD (informational)")
     ap.add_argument("--model", required=True, help="model directory (pipeline/ + ubm_model.json)")
-    ap.add_argument("--summary-uri", default=None,
-                    help="also write the summary JSON (what run() returns) here: s3://... on EMR, or a local path")
     args = ap.parse_args(argv)
     _validate_date(args.date)
     spark = SparkSession.builder.appName("classify_movie_review").getOrCreate()
     try:
-        summary = run(spark, args.input, args.output, args.date, args.model)
-        if args.summary_uri:
-            _write_text(spark, args.summary_uri, json.dumps(summary, sort_keys=True))
+        with _dagster_pipes() as pipes:
+            summary = run(spark, args.input, args.output, args.date, args.model)
+            if pipes is not None:  # the summary becomes the asset's materialization metadata
+                pipes.report_custom_message(summary)
         print(json.dumps(summary, sort_keys=True))
     finally:
         spark.stop()

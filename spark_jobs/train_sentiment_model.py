@@ -236,21 +236,34 @@ def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: 
     return train(spark, load_labeled(spark, labeled_path), out_dir, holdout_fraction=holdout_fraction, seed=seed)
 
 
+def _dagster_pipes():
+    """Dagster Pipes when the platform launched this job on EMR (context read from and messages written to
+    S3, see ubm_platform/resources/emr.py); a no-op context for a hand-run spark-submit."""
+    if "DAGSTER_PIPES_CONTEXT" not in os.environ:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    import boto3
+    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter, open_dagster_pipes
+
+    s3 = boto3.client("s3")
+    return open_dagster_pipes(context_loader=PipesS3ContextLoader(s3), message_writer=PipesS3MessageWriter(s3))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Train the review sentiment classifier")
     ap.add_argument("--labeled", required=True, help="CSV (review_str,score) or Parquet dir/glob")
     ap.add_argument("--out", required=True, help="output model directory")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--summary-uri", default=None,
-                    help="also write the summary JSON (what run() returns) here: s3://... on EMR, or a local path")
     args = ap.parse_args(argv)
     spark = SparkSession.builder.appName("train_sentiment_model").getOrCreate()
     try:
-        labeled = load_labeled(spark, args.labeled)
-        meta = train(spark, labeled, args.out, holdout_fraction=args.holdout, seed=args.seed)
-        if args.summary_uri:
-            _write_text(spark, args.summary_uri, json.dumps(meta, sort_keys=True))
+        with _dagster_pipes() as pipes:
+            labeled = load_labeled(spark, args.labeled)
+            meta = train(spark, labeled, args.out, holdout_fraction=args.holdout, seed=args.seed)
+            if pipes is not None:  # the model's metadata becomes the asset's materialization metadata
+                pipes.report_custom_message(meta)
         print(json.dumps(meta, indent=2, sort_keys=True))
     finally:
         spark.stop()

@@ -41,6 +41,7 @@ AWS_ENV_VARS: dict[str, tuple[str, str]] = {
     "UBM_EMR_ENDPOINT_URL": ("optional", "EMR / EMR Serverless API endpoint (tests); unset on AWS."),
     "UBM_EMR_TIMEOUT_S": ("optional, default 14400", "Cancel and fail a Spark job running longer."),
     "UBM_EMR_POLL_S": ("optional, default 15", "Seconds between two job status requests."),
+    "UBM_EMR_PYTHON_ARCHIVE": ("optional", "s3:// packed Python environment (dagster-pipes, boto3) the Spark jobs run."),
     "UBM_REDSHIFT_HOST": ("password auth", "Cluster endpoint host (optional with IAM auth)."),
     "UBM_REDSHIFT_PORT": ("optional, default 5439", "Cluster port."),
     "UBM_REDSHIFT_DATABASE": ("always", "Database holding user_behavior_metric."),
@@ -103,6 +104,9 @@ def check_environment() -> None:
     for name in ("UBM_REDSHIFT_PORT", "UBM_EMR_TIMEOUT_S", "UBM_EMR_POLL_S"):
         if _value(name) and not re.fullmatch(r"\d+(\.\d+)?", _value(name)):
             invalid.append(f"{name}={_value(name)!r} (not a number)")
+    archive = _value("UBM_EMR_PYTHON_ARCHIVE")
+    if archive and not re.fullmatch(r"s3://[^/\s]+/\S+\.(tar\.gz|tgz|zip)", archive):
+        invalid.append(f"UBM_EMR_PYTHON_ARCHIVE={archive!r} (not an s3://bucket/key.tar.gz)")
     if _value("UBM_REDSHIFT_SSLMODE") not in ("", "verify-ca", "verify-full", "require", "disable"):
         invalid.append(f"UBM_REDSHIFT_SSLMODE={_value('UBM_REDSHIFT_SSLMODE')!r}")
     if missing or invalid:
@@ -144,6 +148,7 @@ def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
         emr_endpoint_url=_optional("UBM_EMR_ENDPOINT_URL"),
         timeout_s=float(_value("UBM_EMR_TIMEOUT_S", "14400")),
         poll_interval_s=float(_value("UBM_EMR_POLL_S", "15")),
+        python_archive_uri=_optional("UBM_EMR_PYTHON_ARCHIVE"),
     )
     if _value("UBM_SPARK_MODE", "emr_steps") == "emr_steps":
         spark = EmrStepsSparkResource(cluster_id=EnvVar("UBM_EMR_CLUSTER_ID"), **common_spark)

@@ -68,9 +68,11 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 class SparkJobResource(ConfigurableResource):
-    """Runs a script of spark_jobs/ with keyword arguments and returns its summary dict."""
+    """Runs a script of spark_jobs/ with keyword arguments and returns its summary dict.
 
-    def run_job(self, script: str, **arguments) -> dict:
+    `context` is the asset's execution context: the EMR resources need it for Dagster Pipes."""
+
+    def run_job(self, script: str, context=None, **arguments) -> dict:
         raise NotImplementedError
 
 
@@ -106,8 +108,9 @@ class LocalSparkResource(SparkJobResource):
             _SESSIONS[key] = spark
         return spark
 
-    def run_job(self, script: str, **arguments) -> dict:
-        """Run spark_jobs/<script>'s `run(spark, **arguments)` and return its summary."""
+    def run_job(self, script: str, context=None, **arguments) -> dict:
+        """Run spark_jobs/<script>'s `run(spark, **arguments)` and return its summary (in-process: no Pipes,
+        `context` is not needed)."""
         return load_spark_job(script).run(self.session(), **arguments)
 
 

@@ -261,7 +261,7 @@ def test_missing_variables_are_reported_together(aws_env):
     from ubm_platform.resources.aws import AwsConfigError, aws_resources
     from ubm_platform.settings import load_settings
 
-    aws_env(UBM_SPARK_MODE="emr_serverless", UBM_S3_BUCKET="Not_A_Bucket")
+    aws_env(UBM_SPARK_MODE="emr_serverless", UBM_S3_BUCKET="Not_A_Bucket", UBM_EMR_PYTHON_ARCHIVE="/tmp/env.tar.gz")
     with pytest.raises(AwsConfigError) as error:
         aws_resources(load_settings(), oltp=OltpPostgresResource(dsn="postgresql://x"))
     message = str(error.value)
@@ -271,6 +271,7 @@ def test_missing_variables_are_reported_together(aws_env):
         assert name in message
     assert "UBM_EMR_CLUSTER_ID" not in message, "not needed in emr_serverless mode"
     assert "UBM_S3_BUCKET='Not_A_Bucket'" in message
+    assert "UBM_EMR_PYTHON_ARCHIVE='/tmp/env.tar.gz' (not an s3://bucket/key.tar.gz)" in message
     assert "docs/aws.md" in message
 
 
@@ -280,7 +281,7 @@ def test_aws_resources_use_env_vars_for_settings_and_secrets(aws_env):
     from ubm_platform.resources.redshift import RedshiftWarehouseResource
     from ubm_platform.settings import load_settings
 
-    aws_env(**AWS_ENV)
+    aws_env(**AWS_ENV, UBM_EMR_PYTHON_ARCHIVE="s3://ubm-lake/prod/python/ubm-jobs-py311.tar.gz")
     settings = load_settings()
     resources = aws_resources(settings)  # environments.py: resources/aws.py's set plus the shared ones
 
@@ -295,6 +296,7 @@ def test_aws_resources_use_env_vars_for_settings_and_secrets(aws_env):
     assert isinstance(spark.cluster_id, EnvVar)
     assert warehouse.process_config_and_initialize().password == "redshift-secret"
     assert spark.process_config_and_initialize().cluster_id == "j-ABC123"
+    assert spark.process_config_and_initialize().python_archive_uri == "s3://ubm-lake/prod/python/ubm-jobs-py311.tar.gz"
 
 
 def test_iam_mode_needs_no_password(aws_env):

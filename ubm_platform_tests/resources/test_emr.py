@@ -1,13 +1,15 @@
-"""Spark on EMR (steps on a cluster, and EMR Serverless) against moto, with the test playing AWS.
+"""Spark on EMR (steps on a cluster, and EMR Serverless) under Dagster Pipes, against moto, with the test
+playing AWS.
 
 moto accepts the API calls but never runs anything (a step stays PENDING/RUNNING, a serverless job
 run is SUCCESS at once). So a `RemoteSide` thread plays the service: it waits for the job to appear
-in moto's backend, checks what was submitted, does the job's work (for one test: the uploaded
-script's own main() on local Spark, with the step's own arguments, s3:// paths mapped to a local
-mirror since Spark cannot read s3:// here), writes the summary to S3 and moves the job to its end state.
+in moto's backend, checks what was submitted, does the job's work and moves the job to its end state.
+The job's work is the uploaded script's own main() on local Spark, with the job's own arguments (s3://
+paths mapped to a local mirror, since Spark cannot read s3:// here) and, as the Spark driver's
+environment, the Pipes variables the resource put in the request: the script reads the injected
+context from (moto) S3 and writes its messages there, and the resource's reader reads them back.
+The resources run inside a real Dagster materialization (Pipes needs the asset's context).
 """
-
-from __future__ import annotations
 
 import argparse
 import contextlib
@@ -17,15 +19,26 @@ import inspect
 import io
 import json
 import os
+import re
+import shlex
 import threading
 import time
 
 import numpy as np
 import pytest
+from dagster import (
+    AssetExecutionContext,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    materialize,
+)
+from dagster_pipes import decode_param
 
 from ubm_platform.resources.emr import (
     SPARK_JOB_CLI,
-    SUMMARY_OPTION,
     EmrJobError,
     EmrJobTimeout,
     EmrServerlessSparkResource,
@@ -33,7 +46,7 @@ from ubm_platform.resources.emr import (
     cli_arguments,
     split_s3_uri,
 )
-from ubm_platform.resources.spark import load_spark_job
+from ubm_platform.resources.spark import SparkJobResource, load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
 
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"  # moto's account; the region of conftest.py's `aws`
@@ -99,18 +112,31 @@ def test_unknown_scripts_and_arguments_are_refused():
     assert "--seed" not in cli_arguments("train_sentiment_model.py", {"labeled_path": "a", "out_dir": "b", "seed": None})
 
 
-@pytest.mark.parametrize("script", sorted(SPARK_JOB_CLI))
-def test_scripts_accept_the_summary_option(script, monkeypatch):
-    argv = cli_arguments(script, SAMPLE_ARGUMENTS[script]) + [SUMMARY_OPTION, "s3://b/runs/x/summary.json"]
+def test_run_job_on_emr_needs_the_assets_context():
+    resource = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1")
+    with pytest.raises(ValueError, match=r"needs the asset's context: spark.run_job\('classify_movie_review.py', context=context"):
+        resource.run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
 
-    def capture(parser, args=None, namespace=None):
-        raise _Parsed(argparse.ArgumentParser.parse_known_args(parser, args, namespace))
 
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
-    with pytest.raises(_Parsed) as parsed:
-        load_spark_job(script).main(argv)
-    known, unknown = parsed.value.namespace
-    assert not unknown and known.summary_uri == "s3://b/runs/x/summary.json"
+def test_a_packed_python_environment_runs_the_driver_and_the_executors():
+    """UBM_EMR_PYTHON_ARCHIVE: Spark unpacks it as ./environment and runs its python (with dagster-pipes)."""
+    archive = "s3://b/python/ubm-jobs.tar.gz"
+    steps = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1",
+                                  python_archive_uri=archive)
+    args = steps.step_arguments("s3://b/code/x/classify_movie_review.py", ["--date", DAY], {"DAGSTER_PIPES_CONTEXT": "c"})
+    confs = dict(c.split("=", 1) for c in args[4:-3:2])
+    assert confs["spark.archives"] == f"{archive}#environment"
+    assert confs["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
+    assert confs["spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT"] == "c"
+    serverless = EmrServerlessSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", application_id="a1",
+                                            execution_role_arn=ROLE, python_archive_uri=archive)
+    parameters = serverless.start_job_run_params("x.py", "s3://b/x.py", [], "r1")["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+    confs = dict(c.split("=", 1) for c in shlex.split(parameters)[1::2])
+    assert confs["spark.archives"] == f"{archive}#environment"
+    assert confs["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] == "./environment/bin/python"
+    assert confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
+    no_archive = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1")
+    assert not [a for a in no_archive.step_arguments("s3://b/x.py", [], {}) if "PYSPARK_PYTHON" in a or "archives" in a]
 
 
 # -- playing AWS's part ------------------------------------------------------------------------------
@@ -164,20 +190,95 @@ def _end_step(step, state: str, failure: dict | None = None) -> None:
     step.state = state
 
 
-def _summary_location(args: list[str]) -> str:
-    return args[args.index(SUMMARY_OPTION) + 1]
-
-
-def _uploaded_script(aws, args: list[str], script: str) -> tuple[str, bytes]:
-    """The script URI among spark-submit's arguments, checked against spark_jobs/ by content hash."""
-    uri = next(a for a in args if a.startswith("s3://") and a.endswith(f"/{script}"))
+def _uploaded_script(aws, uri: str, script: str) -> bytes:
+    """The uploaded script, checked against spark_jobs/ by content hash."""
     bucket, key = split_s3_uri(uri)
     assert bucket == aws.bucket
     body = aws.get(key)
     local = (SPARK_JOBS_DIR / script).read_bytes()
-    digest = hashlib.sha256(local).hexdigest()
-    assert key == f"ubm/code/{digest}/{script}" and body == local
-    return uri, body
+    assert key == f"ubm/code/{hashlib.sha256(local).hexdigest()}/{script}" and body == local
+    return body
+
+
+PIPES_VARIABLES = ("DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES")
+
+
+def _driver_env(confs: list[str], prefix: str) -> dict[str, str]:
+    """The Spark driver's environment from `key=value` confs (`spark.yarn.appMasterEnv.X=...` and the like)."""
+    env = {k[len(prefix):]: v for k, _, v in (c.partition("=") for c in confs) if k.startswith(prefix)}
+    assert sorted(env) == sorted(PIPES_VARIABLES), env
+    return env
+
+
+def _check_pipes_locations(aws, env: dict[str, str], script: str) -> None:
+    """Context and messages live under the run's prefix, where the job role may read and write."""
+    run_prefix = f"ubm/spark-runs/{script[:-3]}/"
+    context, messages = decode_param(env["DAGSTER_PIPES_CONTEXT"]), decode_param(env["DAGSTER_PIPES_MESSAGES"])
+    assert context["bucket"] == messages["bucket"] == aws.bucket
+    assert re.fullmatch(re.escape(run_prefix) + r"[^/]+/context-[A-Za-z]+/context\.json", context["key"]), context
+    assert re.fullmatch(re.escape(run_prefix) + r"[^/]+/messages", messages["key_prefix"]), messages
+
+
+@contextlib.contextmanager
+def _as_the_driver(aws, env: dict[str, str]):
+    """The job's process environment: the Pipes variables, and boto3's S3 endpoint pointed at moto. A Spark
+    driver is a new process each time; here jobs share one, so dagster_pipes' per-process context is reset."""
+    from dagster_pipes import PipesContext
+
+    saved = {k: os.environ.get(k) for k in (*env, "AWS_ENDPOINT_URL_S3")}
+    os.environ.update({**env, "AWS_ENDPOINT_URL_S3": aws.endpoint})
+    PipesContext._instance = None
+    try:
+        yield
+    finally:
+        PipesContext._instance = None
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _report_through_pipes(aws, env: dict[str, str], summary: dict | None, seen: dict | None = None) -> None:
+    """A job that only opens Pipes the way the scripts do (their own helper) and reports `summary`."""
+    with _as_the_driver(aws, env), load_spark_job("classify_movie_review.py")._dagster_pipes() as pipes:
+        if seen is not None:
+            seen.update(asset_key=pipes.asset_key, partition_key=pipes.partition_key, run_id=pipes.run_id)
+        if summary is not None:
+            pipes.report_custom_message(summary)
+
+
+def _emr_backend():
+    from moto.emr.models import emr_backends
+
+    return emr_backends[ACCOUNT_ID][REGION]
+
+
+def _new_step(cluster_id: str):
+    def find():
+        steps = [s for s in _emr_backend().clusters[cluster_id].steps if s.state in ("PENDING", "RUNNING")]
+        return steps[-1] if steps else None
+
+    return find
+
+
+def _end_step(step, state: str, failure: dict | None = None) -> None:
+    step.failure_details = failure
+    step.state = state
+
+
+def _step_parts(step) -> tuple[str, list[str], dict[str, str]]:
+    """(script URI, the script's arguments, the driver's Pipes environment) of a step, checking its shape."""
+    args = list(step.args)
+    assert step.jar == "command-runner.jar" and step.action_on_failure == "CONTINUE"
+    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
+    uri_at = next(i for i, a in enumerate(args) if a.startswith("s3://") and a.endswith(".py"))
+    confs = args[3:uri_at]
+    assert confs[::2] == ["--conf"] * (len(confs) // 2), "only --conf options before the script"
+    assert "spark.sql.session.timeZone=UTC" in confs[1::2]
+    # AddJobFlowSteps limits: Name 256 characters, each argument 10280 (EMR API reference).
+    assert len(step.name) <= 256 and all(len(a) <= 10280 for a in args)
+    return args[uri_at], args[uri_at + 1:], _driver_env(confs[1::2], "spark.yarn.appMasterEnv.")
 
 
 @pytest.fixture
@@ -220,6 +321,35 @@ def _steps_resource(aws, cluster_id: str, **overrides) -> EmrStepsSparkResource:
     return EmrStepsSparkResource(**{**settings, **overrides})
 
 
+PARTITIONS = DailyPartitionsDefinition(start_date="2022-01-01")
+DAY = "2022-01-02"
+
+
+def _materialize(resource, script: str, arguments: dict, partition: str = DAY):
+    """Run the resource from an asset as the platform's assets do; (run_job's return value, materialization metadata)."""
+    returned = []
+
+    @asset(name="spark_job", partitions_def=PARTITIONS)
+    def spark_job(context: AssetExecutionContext, spark: SparkJobResource) -> MaterializeResult:
+        summary = spark.run_job(script, context=context, **arguments)
+        returned.append(summary)
+        return MaterializeResult(metadata={
+            k: MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in summary.items()})
+
+    result = materialize([spark_job], partition_key=partition, resources={"spark": resource},
+                         instance=DagsterInstance.ephemeral())
+    (materialization,) = result.asset_materializations_for_node("spark_job")
+    return returned[0], {k: v.value for k, v in materialization.metadata.items()}
+
+
+@pytest.fixture(autouse=True)
+def quick_pipes_close(monkeypatch):
+    """Dagster's Pipes reader waits 10 s for a job that wrote no message at all; 1 s is enough on moto."""
+    import dagster._core.pipes.utils as pipes_utils
+
+    monkeypatch.setattr(pipes_utils, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
+
+
 # -- EMR steps ----------------------------------------------------------------------------------------
 
 
@@ -253,44 +383,33 @@ class _SessionClass:
         return self._spark
 
 
+def _run_script_locally(aws, spark, mirror, script: str, uri: str, app_args: list[str], env: dict[str, str]) -> None:
+    """What the Spark driver would do: the uploaded script's main() with the job's arguments, under Pipes."""
+    body = _uploaded_script(aws, uri, script)
+
+    def local(value: str) -> str:
+        if not value.startswith("s3://"):
+            return value
+        bucket, key = split_s3_uri(value)
+        return str(mirror / bucket / key)
+
+    script_file = mirror / "code" / script
+    script_file.parent.mkdir(parents=True, exist_ok=True)
+    script_file.write_bytes(body)
+    spec = importlib.util.spec_from_file_location(f"uploaded_{script[:-3]}", script_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.SparkSession = _SessionClass(spark)
+    with _as_the_driver(aws, env), contextlib.redirect_stdout(io.StringIO()):
+        module.main([local(a) for a in app_args])
+
+
 def _run_step_locally(aws, spark, mirror, script: str):
-    """What EMR would do with the step: spark-submit the uploaded script with the step's arguments."""
-
     def behave(step):
-        args = list(step.args)
-        assert step.jar == "command-runner.jar" and step.action_on_failure == "CONTINUE"
-        assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
-        assert "spark.sql.session.timeZone=UTC" in args
-        uri, body = _uploaded_script(aws, args, script)
-        app_args = args[args.index(uri) + 1:]
-        summary_uri = _summary_location(app_args)
-
-        def local(value: str) -> str:
-            if not value.startswith("s3://"):
-                return value
-            bucket, key = split_s3_uri(value)
-            return str(mirror / bucket / key)
-
-        supports_summary = SUMMARY_OPTION.encode() in body
-        if supports_summary:
-            os.makedirs(os.path.dirname(local(summary_uri)), exist_ok=True)
-        else:  # today's scripts only print the summary (see docs/aws.md): take it from stdout
-            i = app_args.index(SUMMARY_OPTION)
-            app_args = app_args[:i] + app_args[i + 2:]
-        script_file = mirror / "code" / script
-        script_file.parent.mkdir(parents=True, exist_ok=True)
-        script_file.write_bytes(body)
-        spec = importlib.util.spec_from_file_location(f"uploaded_{script[:-3]}", script_file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.SparkSession = _SessionClass(spark)
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
-            module.main([local(a) for a in app_args])
-        summary = (open(local(summary_uri), "rb").read() if supports_summary
-                   else json.dumps(json.loads(stdout.getvalue())).encode())
-        bucket, key = split_s3_uri(summary_uri)
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=summary)
+        uri, app_args, env = _step_parts(step)
+        _check_pipes_locations(aws, env, script)
+        step.state = "RUNNING"
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
         _end_step(step, "COMPLETED")
 
     return behave
@@ -335,63 +454,139 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
     return review_ids, cids
 
 
-def test_step_runs_the_uploaded_script_and_returns_its_summary(aws, cluster, spark, tmp_path):
-    """The daily classification as a step: the uploaded script's own main() on local Spark."""
-    import pyarrow.parquet as pq
-
-    from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
-
-    mirror = tmp_path / "s3"
+def _classify_arguments(aws) -> dict:
     lake = f"s3://{aws.bucket}/ubm"
-    review_ids, cids = _prepare_lake(spark, mirror / aws.bucket / "ubm")
-    arguments = {
+    return {
         "input_path": f"{lake}/raw/movie_review/insert_date={DAY}",
         "output_path": f"{lake}/stage/classified_movie_review/_staging/insert_date={DAY}-1",
         "insert_date": DAY,
         "model_dir": f"{lake}/models/sentiment/sentiment-test",
     }
-    remote = RemoteSide(_new_step(cluster), _run_step_locally(aws, spark, mirror, "classify_movie_review.py"))
-    remote.start()
 
-    summary = _steps_resource(aws, cluster).run_job("classify_movie_review.py", **arguments)
 
-    step = remote.finish()
+def _check_classified(mirror, aws, review_ids, cids, summary, metadata) -> None:
+    """The job's output against the input, and the summary against an independent count of the output."""
+    import pyarrow.parquet as pq
+
+    from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
+
     output = pq.read_table(mirror / aws.bucket / f"ubm/stage/classified_movie_review/_staging/insert_date={DAY}-1")
     assert [(f.name, f.type) for f in output.schema] == [(f.name, f.type) for f in CLASSIFIED_SCHEMA], \
         "the Parquet Spectrum's classified_movie_review reads"
     assert sorted(zip(output.column("review_id").to_pylist(), output.column("cid").to_pylist())) == sorted(
         zip(review_ids, cids)), "every review classified once"
     labels = output.column("sentiment").to_pylist()
-    assert summary == {"rows": len(review_ids), "model_version": "sentiment-test",
-                       "by_sentiment": {s: labels.count(s) for s in ("negative", "neutral", "positive")}}
-    args = list(step.args)
-    assert [args[args.index(option) + 1] for option in ("--input", "--output", "--date", "--model")] == [
-        arguments["input_path"], arguments["output_path"], DAY, arguments["model_dir"]]
-    assert _summary_location(args).startswith(f"s3://{aws.bucket}/ubm/spark-runs/classify_movie_review/")
+    expected = {"rows": len(review_ids), "model_version": "sentiment-test",
+                "by_sentiment": {s: labels.count(s) for s in ("negative", "neutral", "positive")}}
+    assert summary == expected, "run_job returns the summary the script reported through Pipes"
+    assert metadata == expected, "and it reaches the materialization's metadata"
+
+
+def _message_chunks(aws, script: str) -> list[str]:
+    return [k for k in aws.keys(f"ubm/spark-runs/{script[:-3]}/") if re.search(r"/messages/\d+\.json$", k)]
+
+
+def test_step_runs_the_uploaded_script_under_pipes_and_returns_its_summary(aws, cluster, spark, tmp_path):
+    """The daily classification as a step: the uploaded script's own main() on local Spark, under Pipes."""
+    script = "classify_movie_review.py"
+    mirror = tmp_path / "s3"
+    review_ids, cids = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    arguments = _classify_arguments(aws)
+    remote = RemoteSide(_new_step(cluster), _run_step_locally(aws, spark, mirror, script))
+    remote.start()
+
+    summary, metadata = _materialize(_steps_resource(aws, cluster), script, arguments)
+
+    step = remote.finish()
+    _check_classified(mirror, aws, review_ids, cids, summary, metadata)
+    _, app_args, _ = _step_parts(step)
+    assert app_args == cli_arguments(script, arguments)
+    assert _message_chunks(aws, script), "the messages went through S3, under the run's prefix"
+    assert not [k for k in aws.keys("ubm/spark-runs/") if k.endswith("context.json")], "the context is removed after the run"
     described = aws.client("emr").describe_step(ClusterId=cluster, StepId=step.id)["Step"]
     assert described["Status"]["State"] == "COMPLETED"
 
 
-def _complete_with(aws, summary: dict):
+def _sync_to_s3(aws, mirror, prefix: str) -> None:
+    """Copy the local mirror's files under `prefix` to moto's S3: what EMRFS would have read or written there."""
+    root = mirror / aws.bucket
+    for path in sorted((root / prefix).rglob("*")):
+        if path.is_file() and not path.name.endswith(".crc"):  # local Hadoop's checksums; EMRFS writes none
+            aws.put(str(path.relative_to(root)), path.read_bytes())
+
+
+def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aws, cluster, spark, tmp_path, fake_redshift):
+    """The platform's own asset on the S3 lake with Spark as EMR steps: its materialization's metadata
+    comes from the script's Pipes message and matches the published partition."""
+    import pyarrow.parquet as pq
+
+    from ubm_platform.defs.movie_review.assets import classified_movie_review
+    from ubm_platform.resources.lake import LakeResource
+
+    script = "classify_movie_review.py"
+    mirror = tmp_path / "s3"
+    review_ids, _ = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    _sync_to_s3(aws, mirror, "ubm")
+    lake = LakeResource(root=f"s3://{aws.bucket}/ubm", endpoint_url=aws.endpoint, region=aws.region)
+    lake.write_text("models/sentiment/current.json",
+                    json.dumps({"version": "sentiment-test", "path": "models/sentiment/sentiment-test"}))
+    state, make_warehouse = fake_redshift
+
     def behave(step):
-        bucket, key = split_s3_uri(_summary_location(list(step.args)))
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(summary).encode())
+        uri, app_args, env = _step_parts(step)
+        step.state = "RUNNING"
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
+        _sync_to_s3(aws, mirror, split_s3_uri(app_args[app_args.index("--output") + 1])[1])
+        _end_step(step, "COMPLETED")
+
+    remote = RemoteSide(_new_step(cluster), behave)
+    remote.start()
+    result = materialize(
+        [classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(),
+        resources={"spark": _steps_resource(aws, cluster), "lake": lake, "warehouse": make_warehouse(lake.root)},
+    )
+    remote.finish()
+
+    prefix = f"ubm/stage/classified_movie_review/insert_date={DAY}/"
+    published = [pq.read_table(io.BytesIO(aws.get(k))) for k in aws.keys(prefix) if k.endswith(".parquet")]
+    labels = [label for table in published for label in table.column("sentiment").to_pylist()]
+    assert len(labels) == len(review_ids), "the published partition holds every review"
+    (materialization,) = result.asset_materializations_for_node("classified_movie_review")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert {s: metadata[f"{s}_reviews"] for s in ("negative", "neutral", "positive")} == {
+        s: labels.count(s) for s in ("negative", "neutral", "positive")}
+    assert metadata["model_version"] == "sentiment-test"
+    assert state.partitions == {("classified_movie_review", DAY): f"s3://{aws.bucket}/{prefix}"}
+
+
+def _complete_with(aws, summary: dict | None, seen: dict | None = None):
+    def behave(step):
+        _, _, env = _step_parts(step)
+        _report_through_pipes(aws, env, summary, seen)
         _end_step(step, "COMPLETED")
 
     return behave
 
 
-def test_the_script_is_uploaded_once_per_content(aws, cluster):
+def test_the_job_gets_the_assets_context_and_the_script_is_uploaded_once(aws, cluster):
     resource = _steps_resource(aws, cluster)
-    for n in (1, 2):
-        remote = RemoteSide(lambda: next((s for s in _emr_backend().clusters[cluster].steps
-                                          if s.state in ("PENDING", "RUNNING")), None),
-                            _complete_with(aws, {"rows": n}))
+    script = "classify_movie_review.py"
+    for n, day in ((1, "2022-01-02"), (2, "2022-01-03")):
+        seen: dict = {}
+        remote = RemoteSide(_new_step(cluster), _complete_with(aws, {"rows": n}, seen))
         remote.start()
-        assert resource.run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"]) == {"rows": n}
-        _uploaded_script(aws, list(remote.finish().args), "classify_movie_review.py")
+        assert _materialize(resource, script, SAMPLE_ARGUMENTS[script], partition=day) == ({"rows": n}, {"rows": n})
+        remote.finish()
+        assert seen["asset_key"] == "spark_job" and seen["partition_key"] == day, "the injected context"
     assert len([k for k in aws.keys("ubm/code/")]) == 1
     assert len(_emr_backend().clusters[cluster].steps) == 2
+
+
+def _materialize_failing(resource, script: str = "classify_movie_review.py"):
+    """The EmrJobError a materialization fails with."""
+    with pytest.raises(EmrJobError) as error:
+        _materialize(resource, script, SAMPLE_ARGUMENTS[script])
+    return str(error.value)
 
 
 def test_a_failed_step_raises_with_its_reason_and_log_location(aws, cluster):
@@ -399,10 +594,8 @@ def test_a_failed_step_raises_with_its_reason_and_log_location(aws, cluster):
                "LogFile": f"s3://{aws.bucket}/emr-logs/{cluster}/steps/s-1/stderr.gz"}
     remote = RemoteSide(_new_step(cluster), lambda step: _end_step(step, "FAILED", details))
     remote.start()
-    with pytest.raises(EmrJobError) as error:
-        _steps_resource(aws, cluster).run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
+    message = _materialize_failing(_steps_resource(aws, cluster))
     step = remote.finish()
-    message = str(error.value)
     assert f"EMR step {step.id} on cluster {cluster} ended FAILED" in message
     assert "ValueError: insert_date must be YYYY-MM-DD" in message and details["LogFile"] in message
 
@@ -410,34 +603,30 @@ def test_a_failed_step_raises_with_its_reason_and_log_location(aws, cluster):
 def test_a_failed_step_without_details_points_at_the_cluster_logs(aws, cluster):
     remote = RemoteSide(_new_step(cluster), lambda step: _end_step(step, "FAILED"))
     remote.start()
-    with pytest.raises(EmrJobError, match="no reason given") as error:
-        _steps_resource(aws, cluster).run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
+    message = _materialize_failing(_steps_resource(aws, cluster))
     step = remote.finish()
-    assert f"s3://{aws.bucket}/emr-logs/{cluster}/steps/{step.id}/" in str(error.value)
+    assert "no reason given" in message and f"s3://{aws.bucket}/emr-logs/{cluster}/steps/{step.id}/" in message
 
 
 def test_a_step_that_runs_too_long_is_cancelled(aws, cluster):
-    started = time.monotonic()
-    with pytest.raises(EmrJobTimeout, match=r"did not finish within 0.5 s \(last state (PENDING|RUNNING)\)"):
-        _steps_resource(aws, cluster, timeout_s=0.5).run_job(
-            "classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
-    assert time.monotonic() - started < 10
+    message = _materialize_failing(_steps_resource(aws, cluster, timeout_s=0.5))
+    assert re.search(r"did not finish within 0.5 s \(last state (PENDING|RUNNING)\)", message), message
     (step,) = _emr_backend().clusters[cluster].steps
     assert step.state == "CANCELLED", "the step must not keep running on the shared cluster"
 
 
-def test_a_step_that_completes_without_summary_fails_clearly(aws, cluster):
-    remote = RemoteSide(_new_step(cluster), lambda step: _end_step(step, "COMPLETED"))
+def test_a_step_that_completes_without_reporting_a_summary_fails_clearly(aws, cluster):
+    remote = RemoteSide(_new_step(cluster), _complete_with(aws, None))
     remote.start()
-    with pytest.raises(EmrJobError, match=f"COMPLETED but wrote no summary at s3://{aws.bucket}/ubm/spark-runs/"):
-        _steps_resource(aws, cluster).run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
-    remote.finish()
+    message = _materialize_failing(_steps_resource(aws, cluster))
+    step = remote.finish()
+    assert f"EMR step {step.id} on cluster {cluster} ended COMPLETED but reported no summary through Dagster Pipes" in message
 
 
 def test_a_terminated_cluster_takes_no_steps(aws, cluster):
     aws.client("emr").terminate_job_flows(JobFlowIds=[cluster])
-    with pytest.raises(EmrJobError, match=f"EMR cluster {cluster} cannot take steps: it is TERMINATED"):
-        _steps_resource(aws, cluster).run_job("classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
+    message = _materialize_failing(_steps_resource(aws, cluster))
+    assert f"EMR cluster {cluster} cannot take steps: it is TERMINATED" in message
     assert _emr_backend().clusters[cluster].steps == []
 
 
@@ -474,30 +663,44 @@ def _new_job_run(application_id: str):
     return find
 
 
-def test_serverless_job_run_returns_the_summary(aws, application):
+# StartJobRun's tag values (EMR Serverless API reference / CloudFormation): up to 256 of these characters.
+TAG_VALUE = re.compile(r"^[A-Za-z0-9 /_.:=+@-]{0,256}$")
+
+
+def _job_run_parts(aws, run, script: str) -> tuple[str, list[str], dict[str, str]]:
+    """(script URI, the script's arguments, the driver's Pipes environment) of a job run, checking its shape."""
+    driver = run.job_driver["sparkSubmit"]
+    assert run.execution_role_arn == ROLE
+    log_uri = run.configuration_overrides["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
+    assert log_uri == f"s3://{aws.bucket}/ubm/spark-runs/logs/"
+    parameters = shlex.split(driver["sparkSubmitParameters"])
+    assert parameters[::2] == ["--conf"] * (len(parameters) // 2) and len(driver["sparkSubmitParameters"]) <= 102400
+    assert "spark.sql.session.timeZone=UTC" in parameters[1::2]
+    assert run.tags.get("dagster/run-id") and all(TAG_VALUE.match(v) for v in run.tags.values()), run.tags
+    env = _driver_env(parameters[1::2], "spark.emr-serverless.driverEnv.")
+    _check_pipes_locations(aws, env, script)
+    return driver["entryPoint"], list(driver["entryPointArguments"]), env
+
+
+def test_serverless_job_run_runs_the_script_under_pipes_and_returns_its_summary(aws, application, spark, tmp_path):
     script = "classify_movie_review.py"
-    arguments = SAMPLE_ARGUMENTS[script]
-    expected = {"rows": 12, "by_sentiment": {"negative": 3, "neutral": 4, "positive": 5}, "model_version": "m1"}
+    mirror = tmp_path / "s3"
+    review_ids, cids = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    arguments = _classify_arguments(aws)
 
     def behave(run):
-        driver = run.job_driver["sparkSubmit"]
-        _uploaded_script(aws, [driver["entryPoint"]], script)
-        entry_args = driver["entryPointArguments"]
-        assert entry_args[:-2] == cli_arguments(script, arguments)
-        assert "--conf spark.sql.session.timeZone=UTC" in driver["sparkSubmitParameters"]
-        assert run.execution_role_arn == ROLE
-        log_uri = run.configuration_overrides["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
-        assert log_uri == f"s3://{aws.bucket}/ubm/spark-runs/logs/"
-        bucket, key = split_s3_uri(_summary_location(entry_args))
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(expected).encode())
+        uri, app_args, env = _job_run_parts(aws, run, script)
+        assert app_args == cli_arguments(script, arguments)
         run.state = "RUNNING"
-        time.sleep(0.2)
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
         run.state = "SUCCESS"
 
     remote = RemoteSide(_new_job_run(application), behave)
     remote.start()
-    assert _serverless_resource(aws, application).run_job(script, **arguments) == expected
+    summary, metadata = _materialize(_serverless_resource(aws, application), script, arguments)
     remote.finish()
+    _check_classified(mirror, aws, review_ids, cids, summary, metadata)
+    assert _message_chunks(aws, script)
 
 
 def test_serverless_failure_raises_with_state_details(aws, application):
@@ -507,17 +710,15 @@ def test_serverless_failure_raises_with_state_details(aws, application):
 
     remote = RemoteSide(_new_job_run(application), behave)
     remote.start()
-    with pytest.raises(EmrJobError, match="ended FAILED: Job failed, please check complete logs") as error:
-        _serverless_resource(aws, application).run_job(
-            "classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
+    message = _materialize_failing(_serverless_resource(aws, application))
     run = remote.finish()
-    assert f"s3://{aws.bucket}/ubm/spark-runs/logs/applications/{application}/jobs/{run.id}/" in str(error.value)
+    assert "ended FAILED: Job failed, please check complete logs" in message
+    assert f"s3://{aws.bucket}/ubm/spark-runs/logs/applications/{application}/jobs/{run.id}/" in message
 
 
 def test_serverless_timeout_cancels_the_job_run(aws, application):
-    with pytest.raises(EmrJobTimeout, match="EMR Serverless job run .* did not finish within 0.3 s"):
-        _serverless_resource(aws, application, timeout_s=0.3).run_job(
-            "classify_movie_review.py", **SAMPLE_ARGUMENTS["classify_movie_review.py"])
-    (run,) = [r for r in [_new_job_run(application)()] if r is not None]
+    message = _materialize_failing(_serverless_resource(aws, application, timeout_s=0.3))
+    assert re.search(r"EMR Serverless job run .* did not finish within 0.3 s", message), message
+    run = _new_job_run(application)()
     assert run.state == "CANCELLED"
     assert run.execution_timeout_minutes == 5, "the service-side limit is set too (at least 5 minutes)"

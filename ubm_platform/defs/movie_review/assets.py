@@ -165,6 +165,7 @@ def classified_movie_review(
         with lake.staged_directory(partition) as staging:
             summary = spark.run_job(
                 "classify_movie_review.py",
+                context=context,
                 input_path=lake.uri(raw_partition),
                 output_path=lake.uri(staging.path),
                 insert_date=partition_window(day).insert_date,

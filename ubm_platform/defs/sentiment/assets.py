@@ -80,6 +80,7 @@ def sentiment_model(
     with lake.staged_directory(f"{MODELS}/unversioned") as staging:
         model = spark.run_job(
             "train_sentiment_model.py",
+            context=context,
             labeled_path=labeled,
             out_dir=lake.uri(staging.path),
             holdout_fraction=config.holdout_fraction,
