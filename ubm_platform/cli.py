@@ -52,7 +52,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from ubm_platform.seed.generator import seed
 
     settings = load_settings()
-    start, end = parse_day(args.date_from, "--from"), parse_day(args.date_to, "--to")
+    start = parse_day(args.date_from or settings.partition_start, "--from")
+    end = parse_day(args.date_to, "--to")
     began = time.monotonic()
     with _resources("oltp") as resources, resources.oltp.connect() as conn:
         _say(f"seeding {resources.oltp.describe()} and {settings.landing}: {start} .. {end}, scale {args.scale}")
@@ -206,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     seed = commands.add_parser("seed", help="fill the OLTP database and the vendor landing area with sample data")
-    seed.add_argument("--from", dest="date_from", default=load_settings().partition_start)
+    # Default read when seeding, not here: a bad setting must not stop `ubm doctor` from reporting it.
+    seed.add_argument("--from", dest="date_from", default=None, help="first day (default UBM_PARTITION_START)")
     seed.add_argument("--to", dest="date_to", default="2022-06-30")
     seed.add_argument("--scale", type=float, default=1.0, help="1 is about Pagila's size")
     seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")

@@ -390,12 +390,14 @@ def diagnose(say: Callable[[str], None] = print) -> int:
         settings = load_settings()
     except SettingsError as exc:
         say(scrub(fail("settings", str(exc)).line()))
+        say("1 failed, 0 warnings")
         return 1
     say(f"ubm doctor: UBM_ENV={settings.env}, UBM_HOME={settings.home}")
     try:
         checks = local_checks(settings, _initialized(settings)) if settings.env == "local" else aws_checks(settings)
     except Exception as exc:  # the resources cannot even be built: that is the one problem to report
         say(scrub(fail("configuration", _reason(exc)).line()))
+        say("1 failed, 0 warnings")
         return 1
     failed = warned = 0
     for what, check in checks:

@@ -1,88 +1,14 @@
-"""Fixtures for the AWS resources: a moto server (S3, EMR, EMR Serverless) on 127.0.0.1.
-
-moto runs in this process (ThreadedMotoServer), so tests can also reach its backends to play the
-parts AWS would (moto's EMR never moves a step on by itself: see ../shared/docs/FACTS.md).
+"""Fixtures for the AWS resources: the moto server and `aws` bucket come from ../conftest.py (shared with
+`ubm doctor`'s tests); here the S3 lake on it and a fake Redshift session.
 """
 
 from __future__ import annotations
 
-import logging
-import socket
 import uuid
-from dataclasses import dataclass
 
 import pytest
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
-
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto server for the session, with fake credentials in the environment (never real ones)."""
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):
-            mp.delenv(name, raising=False)
-        for name, value in FAKE_AWS_ENV.items():
-            mp.setenv(name, value)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
-
-
-@dataclass
-class Aws:
-    endpoint: str
-    bucket: str
-    region: str = REGION
-
-    def client(self, service: str):
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-
-    def put(self, key: str, body: bytes) -> None:
-        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
-
-    def get(self, key: str) -> bytes:
-        return self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-
-@pytest.fixture
-def aws(moto_endpoint, monkeypatch) -> Aws:
-    """The moto server with a fresh bucket for the test (tests do not see each other's objects)."""
-    for name, value in FAKE_AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-    env = Aws(endpoint=moto_endpoint, bucket=f"ubm-test-{uuid.uuid4().hex[:12]}")
-    env.client("s3").create_bucket(Bucket=env.bucket)
-    return env
-
+from ubm_platform_tests.conftest import ACCOUNT_ID
 
 @pytest.fixture
 def s3_lake(aws):
