@@ -12,13 +12,23 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+# Imported here, not inside the checks: the checks run in threads, and concurrent first imports of big
+# packages are best avoided.
+import boto3
+import psycopg
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ubm_platform import sql_files
 from ubm_platform.resources.oltp import redact_dsn
+from ubm_platform.resources.spark import JavaNotFoundError, check_java as find_java, java_version
 
 CHECK_TIMEOUT_S = 20.0
 AWS_CONNECT_TIMEOUT_S = 5
@@ -70,8 +80,6 @@ def _dsn_password(dsn: str) -> str:
     if not dsn:
         return ""
     try:
-        import psycopg
-
         return psycopg.conninfo.conninfo_to_dict(dsn).get("password") or ""
     except Exception:  # a malformed DSN: redact_dsn still masks user:password@
         return ""
@@ -85,8 +93,10 @@ def _reason(exc: BaseException) -> str:
 Check = Callable[[], "Finding | Iterable[Finding]"]
 
 
-def run_check(what: str, check: Check, timeout_s: float = CHECK_TIMEOUT_S) -> list[Finding]:
-    """The check's findings; an exception or no answer within timeout_s becomes one FAIL line."""
+def start_check(what: str, check: Check, timeout_s: float = CHECK_TIMEOUT_S) -> Callable[[], list[Finding]]:
+    """Start the check in a daemon thread (a hung connection cannot keep the process alive); the returned
+    function waits until timeout_s after the start and gives its findings: an exception or no answer is
+    one FAIL line."""
     outcome: dict = {}
 
     def target() -> None:
@@ -97,21 +107,28 @@ def run_check(what: str, check: Check, timeout_s: float = CHECK_TIMEOUT_S) -> li
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name=f"doctor: {what}", daemon=True)
+    deadline = time.monotonic() + timeout_s
     thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        return [fail(what, f"no answer within {timeout_s:.0f}s (host unreachable, firewall or security group?)")]
-    if "error" in outcome:
-        return [fail(what, _reason(outcome["error"]))]
-    return outcome["findings"]
+
+    def findings() -> list[Finding]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            return [fail(what, f"no answer within {timeout_s:.0f}s (host unreachable, firewall or security group?)")]
+        if "error" in outcome:
+            return [fail(what, _reason(outcome["error"]))]
+        return outcome["findings"]
+
+    return findings
+
+
+def run_check(what: str, check: Check, timeout_s: float = CHECK_TIMEOUT_S) -> list[Finding]:
+    return start_check(what, check, timeout_s)()
 
 
 # -- checks shared by both environments ------------------------------------------------------------
 def check_java() -> Finding:
-    from ubm_platform.resources.spark import JavaNotFoundError, check_java, java_version
-
     try:
-        java = check_java()
+        java = find_java()
     except JavaNotFoundError as exc:
         return fail("java for local Spark", str(exc))
     return ok("java for local Spark", f"{java} (Java {java_version(java)})")
@@ -119,8 +136,6 @@ def check_java() -> Finding:
 
 def check_oltp(oltp) -> Iterable[Finding]:
     """Connect (a short timeout, the resource's own redaction), then look for the tables the extraction reads."""
-    from ubm_platform import sql_files
-
     what = "OLTP PostgreSQL"
     if not oltp.dsn:
         data_dir = Path(oltp.embedded_data_dir)
@@ -140,7 +155,7 @@ def check_oltp(oltp) -> Iterable[Finding]:
 
 
 def check_sentiment_model(lake) -> Finding:
-    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
+    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER  # first imported by diagnose()
 
     what = "sentiment model"
     if not lake.exists(CURRENT_POINTER):
@@ -220,12 +235,11 @@ def local_checks(settings, resources: dict) -> list[tuple[str, Check]]:
 # -- UBM_ENV=aws ------------------------------------------------------------------------------------
 def _aws_client(service: str, endpoint_url: str, region: str):
     """A client with short timeouts and one retry: the doctor wants an answer, not patience."""
-    import boto3
-    from botocore.config import Config
-
     config = Config(connect_timeout=AWS_CONNECT_TIMEOUT_S, read_timeout=AWS_READ_TIMEOUT_S,
                     retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client(service, endpoint_url=endpoint_url or None, region_name=region or None, config=config)
+    # A session per client: boto3's default session is not thread-safe, and the checks run in threads.
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url or None, region_name=region or None,
+                                          config=config)
 
 
 def _aws_error(exc: Exception) -> tuple[str, str]:
@@ -236,8 +250,6 @@ def _aws_error(exc: Exception) -> tuple[str, str]:
 
 
 def check_aws_credentials() -> Finding:
-    import boto3
-
     what = "AWS credentials"
     credentials = boto3.Session().get_credentials()
     if credentials is None:
@@ -264,8 +276,6 @@ def check_s3(lake, landing) -> Iterable[Finding]:
     """The lake prefix listable and writable (a probe object put and deleted under <prefix>/doctor/),
     the landing prefix listable, then the sentiment model. ListObjectsV2 rather than HeadBucket: the
     least-privilege policy grants s3:ListBucket only under the prefixes, which HeadBucket cannot name."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     s3 = _aws_client("s3", lake.endpoint_url, lake.region)
     bucket, prefix = _split(lake.root)
     try:
@@ -300,8 +310,6 @@ def check_s3(lake, landing) -> Iterable[Finding]:
 
 
 def check_emr(spark) -> Finding:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if hasattr(spark, "cluster_id"):
         what = f"EMR cluster {spark.cluster_id}"
         emr = _aws_client("emr", spark.emr_endpoint_url, spark.region)
@@ -394,14 +402,17 @@ def diagnose(say: Callable[[str], None] = print) -> int:
         return 1
     say(f"ubm doctor: UBM_ENV={settings.env}, UBM_HOME={settings.home}")
     try:
+        import ubm_platform.defs.sentiment.assets  # noqa: F401 - imported once, before the checks' threads
         checks = local_checks(settings, _initialized(settings)) if settings.env == "local" else aws_checks(settings)
     except Exception as exc:  # the resources cannot even be built: that is the one problem to report
         say(scrub(fail("configuration", _reason(exc)).line()))
         say("1 failed, 0 warnings")
         return 1
     failed = warned = 0
-    for what, check in checks:
-        for finding in run_check(what, check):
+    # All at once, so unreachable hosts cost one deadline, not one each; printed in order.
+    pending = [start_check(what, check) for what, check in checks]
+    for findings in pending:
+        for finding in findings():
             say(scrub(finding.line()))
             failed += finding.status == "FAIL"
             warned += finding.status == "warn"

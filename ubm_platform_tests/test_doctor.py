@@ -253,3 +253,28 @@ def test_unreachable_endpoints_fail_quickly_with_where_they_are(aws, password_ro
     assert dead in line(lines, "EMR cluster j-NOWHERE")
     assert line(lines, "Redshift").startswith(f"FAIL  Redshift: cannot connect to Redshift 127.0.0.1:")
     assert line(lines, "OLTP PostgreSQL").startswith("FAIL  OLTP PostgreSQL: cannot connect to OLTP PostgreSQL at host 127.0.0.1")
+
+
+# -- the check runner, in-process -------------------------------------------------------------------
+
+
+def test_a_check_that_hangs_or_raises_is_one_fail_line_and_secrets_are_scrubbed(monkeypatch):
+    import threading
+
+    from ubm_platform.doctor import fail, run_check, scrub
+
+    release = threading.Event()
+    hung = run_check("Redshift", lambda: release.wait(60), timeout_s=0.2)
+    release.set()
+    assert [f.line() for f in hung] == [
+        "FAIL  Redshift: no answer within 0s (host unreachable, firewall or security group?)"]
+
+    def raises():
+        raise RuntimeError("first line\nsecond line")
+
+    assert [f.line() for f in run_check("S3 lake", raises)] == ["FAIL  S3 lake: first line"]
+
+    monkeypatch.setenv("UBM_REDSHIFT_PASSWORD", PLANTED)
+    monkeypatch.setenv("UBM_OLTP_DSN", "host=db user=ubm password=dsn-Secret-1")
+    line_ = fail("x", f"server said {PLANTED}; conninfo host=db password=dsn-Secret-1 and dsn-Secret-1 again").line()
+    assert scrub(line_) == "FAIL  x: server said ***; conninfo host=db password=*** and *** again"
