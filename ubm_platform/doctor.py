@@ -2,9 +2,9 @@
 
 One line per check, `ok|warn|FAIL  <what>: <detail / what to do>`; the exit code is 1 when a line is FAIL.
 The checks use the resources the platform itself would use (environments.resources_for), so endpoint
-overrides, connection factories and redaction are the real ones. Each check runs under a deadline
-(CHECK_TIMEOUT_S) in a daemon thread, so an unreachable host cannot hang the command, and every line
-goes through `scrub` so no password, key or token of the environment is ever printed.
+overrides, connection factories and redaction are the real ones. The checks run at the same time, each in
+a daemon thread under a deadline (CHECK_TIMEOUT_S), so an unreachable host cannot hang the command; every
+line goes through `scrub`, so no password, key or token of the environment is ever printed.
 """
 
 from __future__ import annotations
