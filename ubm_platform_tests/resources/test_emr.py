@@ -35,14 +35,15 @@ from ubm_platform.resources.emr import (
 )
 from ubm_platform.resources.spark import load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
+from ubm_platform_tests.conftest import save_tiny_sentiment_model
 
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"  # moto's account; the region of conftest.py's `aws`
 
 SAMPLE_ARGUMENTS = {
     "classify_movie_review.py": {
-        "input_path": "s3://b/lake/raw/movie_review/insert_date=2022-01-02",
-        "output_path": "s3://b/lake/stage/classified_movie_review/_staging/insert_date=2022-01-02-abc",
-        "insert_date": "2022-01-02",
+        "input_path": "s3://b/lake/raw/movie_review",
+        "partitions_uri": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/partitions.json",
+        "output_path": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/classified",
         "model_dir": "s3://b/lake/models/sentiment/sentiment-123",
     },
     "train_sentiment_model.py": {
@@ -304,10 +305,6 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
     (a Spark ML PipelineModel with the ubm_model.json the scripts read) in a local stand-in of the lake."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression
-    from pyspark.ml.feature import HashingTF, Tokenizer
-    from pyspark.sql import functions as F
 
     from ubm_platform.defs.movie_review.validation import RAW_REVIEW_SCHEMA
     from ubm_platform.seed.reviews import make_reviews
@@ -321,17 +318,7 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
         "review_id": review_ids, "cid": cids, "film_id": list(range(n)), "score": [int(x) for x in scores],
         "review_str": texts, "source_line": list(range(2, n + 2)),
     }, schema=RAW_REVIEW_SCHEMA), raw / "part-00000.parquet")
-    labeled = spark.createDataFrame([(t, int(x)) for t, x in zip(texts, scores)], ["review_str", "score"])
-    labeled = labeled.withColumn("label", F.when(F.col("score") <= 2, 0.0).when(F.col("score") == 3, 1.0).otherwise(2.0))
-    model = Pipeline(stages=[
-        Tokenizer(inputCol="review_str", outputCol="words"),
-        HashingTF(inputCol="words", outputCol="features", numFeatures=256),
-        LogisticRegression(maxIter=5, family="multinomial"),
-    ]).fit(labeled)
-    model_dir = lake_dir / "models/sentiment/sentiment-test"
-    model.write().overwrite().save(str(model_dir / "pipeline"))
-    (model_dir / "ubm_model.json").write_text(json.dumps({"version": "sentiment-test",
-                                                          "labels": ["negative", "neutral", "positive"]}))
+    save_tiny_sentiment_model(spark, texts, scores, lake_dir / "models/sentiment/sentiment-test")
     return review_ids, cids
 
 
@@ -344,10 +331,14 @@ def test_step_runs_the_uploaded_script_and_returns_its_summary(aws, cluster, spa
     mirror = tmp_path / "s3"
     lake = f"s3://{aws.bucket}/ubm"
     review_ids, cids = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    area = "stage/classified_movie_review/_staging/run-1"
+    (mirror / aws.bucket / "ubm" / area).mkdir(parents=True)
+    (mirror / aws.bucket / "ubm" / area / "partitions.json").write_text(
+        json.dumps({"partitions": [{"key": DAY, "path": f"insert_date={DAY}"}]}))
     arguments = {
-        "input_path": f"{lake}/raw/movie_review/insert_date={DAY}",
-        "output_path": f"{lake}/stage/classified_movie_review/_staging/insert_date={DAY}-1",
-        "insert_date": DAY,
+        "input_path": f"{lake}/raw/movie_review",
+        "partitions_uri": f"{lake}/{area}/partitions.json",
+        "output_path": f"{lake}/{area}/classified",
         "model_dir": f"{lake}/models/sentiment/sentiment-test",
     }
     remote = RemoteSide(_new_step(cluster), _run_step_locally(aws, spark, mirror, "classify_movie_review.py"))
@@ -356,17 +347,19 @@ def test_step_runs_the_uploaded_script_and_returns_its_summary(aws, cluster, spa
     summary = _steps_resource(aws, cluster).run_job("classify_movie_review.py", **arguments)
 
     step = remote.finish()
-    output = pq.read_table(mirror / aws.bucket / f"ubm/stage/classified_movie_review/_staging/insert_date={DAY}-1")
+    output = pq.read_table(mirror / aws.bucket / "ubm" / area / "classified" / "partition_index=0")
     assert [(f.name, f.type) for f in output.schema] == [(f.name, f.type) for f in CLASSIFIED_SCHEMA], \
         "the Parquet Spectrum's classified_movie_review reads"
     assert sorted(zip(output.column("review_id").to_pylist(), output.column("cid").to_pylist())) == sorted(
         zip(review_ids, cids)), "every review classified once"
     labels = output.column("sentiment").to_pylist()
-    assert summary == {"rows": len(review_ids), "model_version": "sentiment-test",
-                       "by_sentiment": {s: labels.count(s) for s in ("negative", "neutral", "positive")}}
+    by_sentiment = {s: labels.count(s) for s in ("negative", "neutral", "positive")}
+    assert summary == {"rows": len(review_ids), "model_version": "sentiment-test", "by_sentiment": by_sentiment,
+                       "partitions": [{"key": DAY, "output": "partition_index=0", "rows": len(review_ids),
+                                       "by_sentiment": by_sentiment}]}
     args = list(step.args)
-    assert [args[args.index(option) + 1] for option in ("--input", "--output", "--date", "--model")] == [
-        arguments["input_path"], arguments["output_path"], DAY, arguments["model_dir"]]
+    assert [args[args.index(option) + 1] for option in ("--input", "--partitions", "--output", "--model")] == [
+        arguments["input_path"], arguments["partitions_uri"], arguments["output_path"], arguments["model_dir"]]
     assert _summary_location(args).startswith(f"s3://{aws.bucket}/ubm/spark-runs/classify_movie_review/")
     described = aws.client("emr").describe_step(ClusterId=cluster, StepId=step.id)["Step"]
     assert described["Status"]["State"] == "COMPLETED"
@@ -395,7 +388,7 @@ def test_the_script_is_uploaded_once_per_content(aws, cluster):
 
 
 def test_a_failed_step_raises_with_its_reason_and_log_location(aws, cluster):
-    details = {"Reason": "Unknown error.", "Message": "Exception in thread main: ValueError: insert_date must be YYYY-MM-DD",
+    details = {"Reason": "Unknown error.", "Message": "Exception in thread main: ValueError: partitions.json: not a partitions file",
                "LogFile": f"s3://{aws.bucket}/emr-logs/{cluster}/steps/s-1/stderr.gz"}
     remote = RemoteSide(_new_step(cluster), lambda step: _end_step(step, "FAILED", details))
     remote.start()
@@ -404,7 +397,7 @@ def test_a_failed_step_raises_with_its_reason_and_log_location(aws, cluster):
     step = remote.finish()
     message = str(error.value)
     assert f"EMR step {step.id} on cluster {cluster} ended FAILED" in message
-    assert "ValueError: insert_date must be YYYY-MM-DD" in message and details["LogFile"] in message
+    assert "ValueError: partitions.json: not a partitions file" in message and details["LogFile"] in message
 
 
 def test_a_failed_step_without_details_points_at_the_cluster_logs(aws, cluster):
