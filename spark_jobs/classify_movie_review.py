@@ -101,8 +101,8 @@ def read_partitions(text: str, where: str) -> list[dict]:
         for p in partitions:
             if not isinstance(p.get("key"), str) or not p["key"] or not isinstance(p.get("path"), str):
                 raise ValueError(f"each partition needs a non-empty string 'key' and a string 'path', got {p!r}")
-            if "://" in p["path"] or posixpath.isabs(p["path"]) or ".." in p["path"].split("/"):
-                raise ValueError(f"partition {p['key']}: 'path' must be relative to --input, got {p['path']!r}")
+            if not p["path"] or "://" in p["path"] or posixpath.isabs(p["path"]) or ".." in p["path"].split("/"):
+                raise ValueError(f"partition {p['key']}: 'path' must be a non-empty path relative to --input, got {p['path']!r}")
         keys = [p["key"] for p in partitions]
         if len(set(keys)) != len(keys):
             raise ValueError("partition keys repeat")
@@ -112,22 +112,47 @@ def read_partitions(text: str, where: str) -> list[dict]:
 
 
 def _join(root: str, relative: str) -> str:
-    return f"{root.rstrip('/')}/{relative}" if relative else root
+    return f"{root.rstrip('/')}/{relative}"
+
+
+def _read_inputs(spark: SparkSession, input_path: str, partitions: list[dict]) -> DataFrame:
+    return spark.read.schema(INPUT_SCHEMA).parquet(*[_join(input_path, p["path"]) for p in partitions])
+
+
+def partition_indexed(spark: SparkSession, input_path: str, partitions: list[dict]) -> DataFrame:
+    """The listed partitions' reviews, read in ONE scan, each row with its partition's index.
+
+    One scan, not one per partition: a union of 181 scans compiles 181 plans (seconds each time).
+    A row's partition is its file's folder: the last path segments of the file's location, as
+    many as the partition's path has, matched against the listed paths.
+    """
+    depths = {len(p["path"].split("/")) for p in partitions}
+    if len(depths) != 1:
+        raise ValueError(f"the partitions' paths must all have the same depth, got depths {sorted(depths)}")
+    depth = depths.pop()
+    index = spark.createDataFrame([(p["path"], i) for i, p in enumerate(partitions)],
+                                  f"_partition_path STRING, {PARTITION_COLUMN} INT")
+    folder = F.regexp_extract(F.col("_metadata.file_path"), r"^(.*)/[^/]*$", 1)
+    relative = F.array_join(F.slice(F.split(folder, "/"), -depth, depth), "/")
+    return (_read_inputs(spark, input_path, partitions).withColumn("_partition_path", relative)
+            .join(F.broadcast(index), "_partition_path").drop("_partition_path"))
 
 
 def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str) -> dict:
     partitions = read_partitions(_read_text(partitions_uri), partitions_uri)
-    reviews = None
-    for index, partition in enumerate(partitions):
-        day = (spark.read.schema(INPUT_SCHEMA).parquet(_join(input_path, partition["path"]))
-               .withColumn(PARTITION_COLUMN, F.lit(index)))
-        reviews = day if reviews is None else reviews.unionByName(day)
+    reviews = partition_indexed(spark, input_path, partitions)
     result = classify(spark, reviews, model_dir, carry=(PARTITION_COLUMN,))
     result.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(output_path)
     written = spark.read.parquet(output_path)
     counts: dict[int, dict[str, int]] = {}
     for r in written.groupBy(PARTITION_COLUMN, "sentiment").agg(F.count(F.lit(1)).alias("n")).collect():
         counts.setdefault(int(r[PARTITION_COLUMN]), {})[r["sentiment"]] = int(r["n"])
+    # Every review read must have found its partition (a file's folder not matched would drop its rows).
+    read = _read_inputs(spark, input_path, partitions).count()  # from the files' footers
+    classified = sum(n for by in counts.values() for n in by.values())
+    if read != classified:
+        raise ValueError(f"{read} reviews read under {input_path} but {classified} classified: the folders of some "
+                         f"input files did not match the paths listed in {partitions_uri}")
     empty = spark.createDataFrame([], written.drop(PARTITION_COLUMN).schema)
     summary = []
     for index, partition in enumerate(partitions):
