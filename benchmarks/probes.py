@@ -139,16 +139,23 @@ def classify_compare(args: argparse.Namespace) -> None:
     session_s = time.monotonic() - began
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    day = "2022-03-15"
+    # One partition each: the input folder (the job's partitions file names folders under --input).
+    out.mkdir(parents=True)
+
+    def partitions(folder: str) -> str:
+        listing = out / f"partitions-{Path(folder).name}.json"
+        listing.write_text(json.dumps({"partitions": [{"key": "2022-03-15", "path": Path(folder).name}]}))
+        return str(listing)
     # Warm-up (untimed) on a small input: class loading and JIT for both paths, so neither timed run
     # pays the session's first-use costs for the other.
     warm_began = time.monotonic()
-    classifier.run(spark, args.warmup_input, str(out / "warmup-model"), day, args.model)
+    classifier.run(spark, str(Path(args.warmup_input).parent), partitions(args.warmup_input), str(out / "warmup-model"),
+                   args.model)
     keyword_run(spark, args.warmup_input, str(out / "warmup-keyword"))
     warmup_s = time.monotonic() - warm_began
 
     t0 = time.monotonic()
-    model_summary = classifier.run(spark, args.input, str(out / "model"), day, args.model)
+    model_summary = classifier.run(spark, str(Path(args.input).parent), partitions(args.input), str(out / "model"), args.model)
     model_s = time.monotonic() - t0
     t0 = time.monotonic()
     keyword_summary = keyword_run(spark, args.input, str(out / "keyword"))

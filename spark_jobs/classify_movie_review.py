@@ -1,12 +1,23 @@
 """Classify movie reviews with the trained sentiment model (PySpark, self-contained, spark-submit ready).
 
+One job classifies a whole range of partitions: it reads every listed raw partition at once,
+classifies once, and writes the result partitioned by partition into one output folder, so a
+backfill pays Spark's start-up, the model load and the job scheduling once, not once per day.
+
 Usage:
-    spark-submit classify_movie_review.py --input IN_PARQUET_DIR --output OUT_DIR --date 2022-01-02 --model MODEL_DIR
+    spark-submit classify_movie_review.py --input RAW_DATASET_DIR --partitions PARTITIONS_JSON \
+        --output OUT_DIR --model MODEL_DIR
+
+PARTITIONS_JSON lists the partitions to classify, in order, each with its folder under --input:
+    {"partitions": [{"key": "2022-01-02", "path": "insert_date=2022-01-02"}, ...]}
+Partition i's classified rows are written to OUT_DIR/partition_index=i/ (an empty Parquet file when
+it has no rows); the summary gives, per partition, that folder, its row count and its count by
+sentiment.
 """
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
+import posixpath
 import json
 import os
 
@@ -16,6 +27,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 LABELS = ["negative", "neutral", "positive"]
+# The raw columns classification reads (movie_review_raw's Parquet has more); given, not inferred,
+# so reading hundreds of partitions reads no footers up front.
+INPUT_SCHEMA = "review_id STRING, cid BIGINT, review_str STRING"
+PARTITION_COLUMN = "partition_index"
 
 
 def _read_text(path: str) -> str:
@@ -38,12 +53,13 @@ def load_model(model_dir: str):
     return _MODELS[model_dir]
 
 
-def classify(spark: SparkSession, reviews: DataFrame, model_dir: str) -> DataFrame:
+def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tuple[str, ...] = ()) -> DataFrame:
+    """The reviews classified, in CLASSIFIED_SCHEMA's columns, then the `carry` columns passed through."""
     model, meta = load_model(model_dir)
     labels = meta.get("labels", LABELS)
     version = str(meta["version"])
     df = reviews.select(F.col("cid").cast("long").alias("cid"), F.col("review_id").cast("string").alias("review_id"),
-                        F.coalesce(F.col("review_str").cast("string"), F.lit("")).alias("review_str"))
+                        F.coalesce(F.col("review_str").cast("string"), F.lit("")).alias("review_str"), *carry)
     out = model.transform(df).withColumn("_p", vector_to_array(F.col("probability")))
     idx = F.col("prediction").cast("int")
     sentiment = F.element_at(F.array(*[F.lit(l) for l in labels]), idx + 1)
@@ -54,28 +70,83 @@ def classify(spark: SparkSession, reviews: DataFrame, model_dir: str) -> DataFra
         sentiment.alias("sentiment"),
         F.element_at(F.col("_p"), idx + 1).cast("double").alias("probability"),
         F.lit(version).alias("model_version"),
+        *carry,
     )
 
 
-def _validate_date(insert_date: str) -> str:
+def read_partitions(text: str, where: str) -> list[dict]:
+    """The partitions file's list of {key, path}; a clear error naming the file when it is malformed."""
     try:
-        if not isinstance(insert_date, str) or len(insert_date) != 10:
-            raise ValueError
-        _dt.date.fromisoformat(insert_date)
-    except ValueError:
-        raise ValueError(f"insert_date must be YYYY-MM-DD, got {insert_date!r}") from None
-    return insert_date
+        partitions = json.loads(text)["partitions"]
+        if not isinstance(partitions, list) or not partitions:
+            raise ValueError("'partitions' must be a non-empty list")
+        for p in partitions:
+            if not isinstance(p.get("key"), str) or not p["key"] or not isinstance(p.get("path"), str):
+                raise ValueError(f"each partition needs a non-empty string 'key' and a string 'path', got {p!r}")
+            if not p["path"] or "://" in p["path"] or posixpath.isabs(p["path"]) or ".." in p["path"].split("/"):
+                raise ValueError(f"partition {p['key']}: 'path' must be a non-empty path relative to --input, got {p['path']!r}")
+        keys = [p["key"] for p in partitions]
+        if len(set(keys)) != len(keys):
+            raise ValueError("partition keys repeat")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{where}: not a partitions file: {exc}") from None
+    return partitions
 
 
-def run(spark: SparkSession, input_path: str, output_path: str, insert_date: str, model_dir: str) -> dict:
-    _validate_date(insert_date)
-    reviews = spark.read.parquet(input_path)
-    result = classify(spark, reviews, model_dir)
-    result.write.mode("overwrite").parquet(output_path)
+def _join(root: str, relative: str) -> str:
+    return f"{root.rstrip('/')}/{relative}"
+
+
+def _read_inputs(spark: SparkSession, input_path: str, partitions: list[dict]) -> DataFrame:
+    return spark.read.schema(INPUT_SCHEMA).parquet(*[_join(input_path, p["path"]) for p in partitions])
+
+
+def partition_indexed(spark: SparkSession, input_path: str, partitions: list[dict]) -> DataFrame:
+    """The listed partitions' reviews, read in ONE scan, each row with its partition's index.
+
+    One scan, not one per partition: a union of 181 scans compiles 181 plans (seconds each time).
+    A row's partition is its file's folder: the last path segments of the file's location, as
+    many as the partition's path has, matched against the listed paths.
+    """
+    depths = {len(p["path"].split("/")) for p in partitions}
+    if len(depths) != 1:
+        raise ValueError(f"the partitions' paths must all have the same depth, got depths {sorted(depths)}")
+    depth = depths.pop()
+    index = spark.createDataFrame([(p["path"], i) for i, p in enumerate(partitions)],
+                                  f"_partition_path STRING, {PARTITION_COLUMN} INT")
+    folder = F.regexp_extract(F.col("_metadata.file_path"), r"^(.*)/[^/]*$", 1)
+    relative = F.array_join(F.slice(F.split(folder, "/"), -depth, depth), "/")
+    return (_read_inputs(spark, input_path, partitions).withColumn("_partition_path", relative)
+            .join(F.broadcast(index), "_partition_path").drop("_partition_path"))
+
+
+def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str) -> dict:
+    partitions = read_partitions(_read_text(partitions_uri), partitions_uri)
+    reviews = partition_indexed(spark, input_path, partitions)
+    result = classify(spark, reviews, model_dir, carry=(PARTITION_COLUMN,))
+    result.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(output_path)
     written = spark.read.parquet(output_path)
-    counts = {r["sentiment"]: int(r["n"]) for r in written.groupBy("sentiment").agg(F.count(F.lit(1)).alias("n")).collect()}
-    by = {l: counts.get(l, 0) for l in LABELS}
-    return {"rows": sum(counts.values()), "by_sentiment": by, "model_version": load_model(model_dir)[1]["version"]}
+    counts: dict[int, dict[str, int]] = {}
+    for r in written.groupBy(PARTITION_COLUMN, "sentiment").agg(F.count(F.lit(1)).alias("n")).collect():
+        counts.setdefault(int(r[PARTITION_COLUMN]), {})[r["sentiment"]] = int(r["n"])
+    # Every review read must have found its partition (a file's folder not matched would drop its rows).
+    read = _read_inputs(spark, input_path, partitions).count()  # from the files' footers
+    classified = sum(n for by in counts.values() for n in by.values())
+    if read != classified:
+        raise ValueError(f"{read} reviews read under {input_path} but {classified} classified: the folders of some "
+                         f"input files did not match the paths listed in {partitions_uri}")
+    empty = spark.createDataFrame([], written.drop(PARTITION_COLUMN).schema)
+    summary = []
+    for index, partition in enumerate(partitions):
+        folder = f"{PARTITION_COLUMN}={index}"
+        if index not in counts:  # a partition without reviews still gets its (empty) Parquet file
+            empty.coalesce(1).write.mode("overwrite").parquet(_join(output_path, folder))
+        by = counts.get(index, {})
+        summary.append({"key": partition["key"], "output": folder, "rows": sum(by.values()),
+                        "by_sentiment": {label: by.get(label, 0) for label in LABELS}})
+    return {"partitions": summary, "rows": sum(p["rows"] for p in summary),
+            "by_sentiment": {label: sum(p["by_sentiment"][label] for p in summary) for label in LABELS},
+            "model_version": load_model(model_dir)[1]["version"]}
 
 
 def _dagster_pipes():
@@ -94,16 +165,15 @@ def _dagster_pipes():
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Classify movie reviews with the sentiment model")
-    ap.add_argument("--input", required=True)
+    ap.add_argument("--input", required=True, help="the raw reviews dataset folder")
+    ap.add_argument("--partitions", required=True, help="JSON file of the partitions to classify (see above)")
     ap.add_argument("--output", required=True)
-    ap.add_argument("--date", required=True, help="insert date YYYY-MM-DD (informational)")
     ap.add_argument("--model", required=True, help="model directory (pipeline/ + ubm_model.json)")
     args = ap.parse_args(argv)
-    _validate_date(args.date)
     spark = SparkSession.builder.appName("classify_movie_review").getOrCreate()
     try:
         with _dagster_pipes() as pipes:
-            summary = run(spark, args.input, args.output, args.date, args.model)
+            summary = run(spark, args.input, args.partitions, args.output, args.model)
             if pipes is not None:  # the summary becomes the asset's materialization metadata
                 pipes.report_custom_message(summary)
         print(json.dumps(summary, sort_keys=True))

@@ -175,3 +175,26 @@ def aws(moto_endpoint, monkeypatch) -> Aws:
     env = Aws(endpoint=moto_endpoint, bucket=f"ubm-test-{uuid.uuid4().hex[:12]}")
     env.client("s3").create_bucket(Bucket=env.bucket)
     return env
+
+
+def save_tiny_sentiment_model(spark, texts: list[str], scores: list[int], model_dir: Path) -> None:
+    """A small sentiment model (Spark ML PipelineModel plus the ubm_model.json the scripts read) saved to
+    `model_dir`, with the model's version as the folder's name: enough for the classification job."""
+    import json
+
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import HashingTF, Tokenizer
+    from pyspark.sql import functions as F
+
+    labeled = spark.createDataFrame([(t, int(x)) for t, x in zip(texts, scores)], ["review_str", "score"])
+    labeled = labeled.withColumn("label", F.when(F.col("score") <= 2, 0.0).when(F.col("score") == 3, 1.0).otherwise(2.0))
+    model = Pipeline(stages=[
+        Tokenizer(inputCol="review_str", outputCol="words"),
+        HashingTF(inputCol="words", outputCol="features", numFeatures=256),
+        LogisticRegression(maxIter=5, family="multinomial"),
+    ]).fit(labeled)
+    model.write().overwrite().save(str(model_dir / "pipeline"))
+    (model_dir / "ubm_model.json").write_text(json.dumps({"version": model_dir.name,
+                                                         "labels": ["negative", "neutral", "positive"]}))
+

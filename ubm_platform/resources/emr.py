@@ -58,8 +58,8 @@ from ubm_platform.settings import SPARK_JOBS_DIR
 SPARK_JOB_CLI: dict[str, dict[str, str]] = {
     "classify_movie_review.py": {
         "input_path": "--input",
+        "partitions_uri": "--partitions",
         "output_path": "--output",
-        "insert_date": "--date",
         "model_dir": "--model",
     },
     "train_sentiment_model.py": {

@@ -182,6 +182,19 @@ class LakeResource(StorageLocation):
             raise
         self.publish(staged.path, staged.final)
 
+    @contextmanager
+    def staging_area(self, dataset: str) -> Iterator[str]:
+        """A fresh folder under the dataset's `_staging/` for one run's work (e.g. a range of partitions
+        written by one Spark job, then checked and published one by one); removed when the block ends."""
+        fs, _ = self.filesystem()
+        area = f"{DATASET_PATHS[dataset]}/_staging/run-{uuid.uuid4().hex[:12]}"
+        fs.create_dir(self._abs(area), recursive=True)
+        try:
+            yield area
+        finally:
+            if fs.get_file_info(self._abs(area)).type != pafs.FileType.NotFound:
+                fs.delete_dir(self._abs(area))
+
     def publish(self, staging_relative: str, final_relative: str) -> None:
         """Replace `final_relative` by the staged directory."""
         fs, _ = self.filesystem()

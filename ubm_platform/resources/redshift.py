@@ -4,8 +4,9 @@
   `spectrum` (Glue Data Catalog) and the dataset's external table exist (DDL in
   sql/warehouse/redshift/), then runs `ALTER TABLE spectrum.<table> ADD IF NOT EXISTS PARTITION ...`,
   all with autocommit, since Redshift refuses external DDL inside a transaction block.
-- `replace_metric_partition` runs the SAME files as DuckDB (sql/warehouse/user_behavior_metric_*.sql),
-  delete + insert in one transaction.
+- `metric_range` (and `replace_metric_partition`, a range of one day) runs the SAME files as DuckDB
+  (sql/warehouse/user_behavior_metric_*.sql) over one connection: the range's rows computed once from
+  Spectrum into temporary tables, then each day's delete + insert + checks in one transaction.
 - `query` runs a SELECT of sql/ and returns (columns, rows).
 
 Connections come from a connection factory chosen by `driver`: `redshift_connector` (AWS's driver;
@@ -22,15 +23,7 @@ from typing import Callable, Iterator, Literal
 from pydantic import Field
 
 from ubm_platform import sql_files
-from ubm_platform.resources.warehouse import (
-    METRIC_COLUMNS,
-    METRIC_PARTITION_CHECKS,
-    METRIC_PARTITION_REPLACE,
-    METRIC_TABLE_DDL,
-    AcceptFn,
-    MetricReplacement,
-    WarehouseResource,
-)
+from ubm_platform.resources.warehouse import MetricRange, SqlSession, WarehouseResource
 from ubm_platform.partitions import partition_window
 
 EXTERNAL_SCHEMA_DDL = "warehouse/redshift/external_schema.sql"
@@ -207,38 +200,15 @@ class RedshiftWarehouseResource(WarehouseResource):
             if not exists():  # another process may have created it meanwhile (autocommit: no tx to abort)
                 raise
 
-    def replace_metric_partition(
-        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
-    ) -> MetricReplacement:
-        """Replace one partition of user_behavior_metric (delete + insert) in one transaction.
-
-        The check numbers (METRIC_PARTITION_CHECKS) and the table's columns are read inside that
-        transaction; it commits only if `accept(stats, columns)` says so, else it rolls back and the
-        partition keeps its previous rows.
-        """
-        params = partition_window(partition_key).sql_params
+    @contextmanager
+    def metric_range(self, partition_keys: list[str]) -> Iterator[MetricRange]:
+        """The same files as DuckDB over one connection; each partition's delete + insert in one transaction."""
         with self.connect(autocommit=False) as conn:
             cursor = conn.cursor()
             try:
-                self._execute(cursor, METRIC_TABLE_DDL)
-                conn.commit()
-                try:
-                    for name in METRIC_PARTITION_REPLACE:
-                        self._execute(cursor, name, params)
-                    self._execute(cursor, METRIC_PARTITION_CHECKS, params)
-                    stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
-                    columns = [tuple(r) for r in self._execute(cursor, METRIC_COLUMNS).fetchall()]
-                    committed = bool(accept(stats, columns))
-                    if committed:
-                        conn.commit()
-                    else:
-                        conn.rollback()
-                except BaseException:
-                    conn.rollback()
-                    raise
+                yield MetricRange(_RedshiftSession(self, conn, cursor), partition_keys)
             finally:
                 cursor.close()
-        return MetricReplacement(stats=stats, columns=columns, committed=committed)
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""
@@ -249,3 +219,23 @@ class RedshiftWarehouseResource(WarehouseResource):
                 return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
             finally:
                 cursor.close()
+
+
+class _RedshiftSession(SqlSession):
+    """A connection without autocommit: a transaction starts with the first statement after a commit."""
+
+    def __init__(self, resource: RedshiftWarehouseResource, conn, cursor):
+        self._resource, self._conn, self._cursor = resource, conn, cursor
+
+    def execute(self, name: str, params: dict | None = None):
+        return self._resource._execute(self._cursor, name, params)
+
+    def begin(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+

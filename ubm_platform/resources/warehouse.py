@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 import duckdb
 from dagster import ConfigurableResource
@@ -25,6 +25,13 @@ METRIC_TABLE_DDL = "warehouse/user_behavior_metric_create.sql"
 METRIC_PARTITION_REPLACE = (
     "warehouse/user_behavior_metric_delete_partition.sql",
     "warehouse/user_behavior_metric_insert_partition.sql",
+)
+# Once per run: the range's metric rows and the lake's per-partition totals, in temporary tables.
+METRIC_RANGE_SETUP = (
+    ("warehouse/user_behavior_metric_range_create.sql", False),
+    ("warehouse/user_behavior_metric_range_fill.sql", True),
+    ("warehouse/user_behavior_metric_range_sources_create.sql", False),
+    ("warehouse/user_behavior_metric_range_sources_fill.sql", True),
 )
 
 
@@ -44,17 +51,86 @@ class MetricReplacement:
 AcceptFn = Callable[[dict, list], bool]
 
 
+class SqlSession:
+    """One open warehouse connection, as MetricRange uses it: run a sql/ file, end a transaction."""
+
+    def execute(self, name: str, params: dict | None = None):
+        """Run sql/<name>; returns a cursor (description, fetchone, fetchall)."""
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+
+class MetricRange:
+    """user_behavior_metric for a run's partitions over ONE connection.
+
+    The lake is read once for the whole range (METRIC_RANGE_SETUP: the metric rows and the lake's
+    per-partition totals, in temporary tables, for the range's whole days); each partition is then
+    replaced in its own transaction, with its check numbers read inside it, from those tables and the
+    metric table only.
+    """
+
+    def __init__(self, session: SqlSession, partition_keys: list[str]):
+        self._session = session
+        self.windows = {key: partition_window(key) for key in partition_keys}
+        if not self.windows:
+            raise ValueError("a metric range needs at least one partition")
+        first, last = min(w.insert_date for w in self.windows.values()), max(w.insert_date for w in self.windows.values())
+        session.begin()
+        session.execute(METRIC_TABLE_DDL)
+        for name, takes_range in METRIC_RANGE_SETUP:
+            session.execute(name, {"date_from": first, "date_to": last} if takes_range else None)
+        # Read once: the table's columns do not change during a run.
+        self.columns = [tuple(r) for r in session.execute(METRIC_COLUMNS).fetchall()]
+        session.commit()
+
+    def replace(self, partition_key: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
+        """Replace one partition in one transaction; commit only if `accept(check numbers, columns)`."""
+        if partition_key not in self.windows:
+            raise ValueError(f"{partition_key} is not in this metric range ({', '.join(sorted(self.windows))})")
+        params = self.windows[partition_key].sql_params
+        self._session.begin()
+        try:
+            for name in METRIC_PARTITION_REPLACE:
+                self._session.execute(name, params)
+            cursor = self._session.execute(METRIC_PARTITION_CHECKS, params)
+            stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
+            committed = bool(accept(stats, self.columns))
+            self._session.commit() if committed else self._session.rollback()
+        except BaseException:
+            self._session.rollback()
+            raise
+        return MetricReplacement(stats=stats, columns=self.columns, committed=committed)
+
+    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of a SELECT from sql/, on the range's connection."""
+        cursor = self._session.execute(name, params)
+        return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
+
+
 class WarehouseResource(ConfigurableResource):
     """What the assets need from a warehouse; DuckDB and Redshift implement it."""
 
     def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
         raise NotImplementedError
 
+    def metric_range(self, partition_keys: list[str]) -> ContextManager[MetricRange]:
+        """A MetricRange for the partitions on one connection, closed when the block ends."""
+        raise NotImplementedError
+
     def replace_metric_partition(
         self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
     ) -> MetricReplacement:
         """Replace one partition in one transaction; commit only if `accept(check numbers, columns)`."""
-        raise NotImplementedError
+        with self.metric_range([partition_key]) as metric:
+            return metric.replace(partition_key, accept)
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         raise NotImplementedError
@@ -93,28 +169,31 @@ class DuckDBWarehouseResource(WarehouseResource):
                 conn.execute(statement)
         _REGISTERED_VIEWS.add((self.path, table, location))
 
-    def replace_metric_partition(
-        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
-    ) -> MetricReplacement:
-        params = partition_window(partition_key).sql_params
+    @contextmanager
+    def metric_range(self, partition_keys: list[str]) -> Iterator[MetricRange]:
         with self.connect() as conn:
-            self.execute_file(conn, METRIC_TABLE_DDL)
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                for name in METRIC_PARTITION_REPLACE:
-                    self.execute_file(conn, name, params)
-                cursor = self.execute_file(conn, METRIC_PARTITION_CHECKS, params)
-                stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
-                columns = [tuple(r) for r in self.execute_file(conn, METRIC_COLUMNS).fetchall()]
-                committed = accept(stats, columns)
-                conn.execute("COMMIT" if committed else "ROLLBACK")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return MetricReplacement(stats=stats, columns=columns, committed=committed)
+            yield MetricRange(_DuckDBSession(self, conn), partition_keys)
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""
         with self.connect(read_only=Path(self.path).exists() is True) as conn:
             cursor = self.execute_file(conn, name, params)
             return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+class _DuckDBSession(SqlSession):
+    def __init__(self, resource: DuckDBWarehouseResource, conn: duckdb.DuckDBPyConnection):
+        self._resource, self._conn = resource, conn
+
+    def execute(self, name: str, params: dict | None = None):
+        return self._resource.execute_file(self._conn, name, params)
+
+    def begin(self) -> None:
+        self._conn.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._conn.execute("ROLLBACK")
+

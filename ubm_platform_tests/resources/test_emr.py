@@ -48,14 +48,15 @@ from ubm_platform.resources.emr import (
 )
 from ubm_platform.resources.spark import SparkJobResource, load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
+from ubm_platform_tests.conftest import save_tiny_sentiment_model
 
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"  # moto's account; the region of conftest.py's `aws`
 
 SAMPLE_ARGUMENTS = {
     "classify_movie_review.py": {
-        "input_path": "s3://b/lake/raw/movie_review/insert_date=2022-01-02",
-        "output_path": "s3://b/lake/stage/classified_movie_review/_staging/insert_date=2022-01-02-abc",
-        "insert_date": "2022-01-02",
+        "input_path": "s3://b/lake/raw/movie_review",
+        "partitions_uri": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/partitions.json",
+        "output_path": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/classified",
         "model_dir": "s3://b/lake/models/sentiment/sentiment-123",
     },
     "train_sentiment_model.py": {
@@ -423,10 +424,6 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
     (a Spark ML PipelineModel with the ubm_model.json the scripts read) in a local stand-in of the lake."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression
-    from pyspark.ml.feature import HashingTF, Tokenizer
-    from pyspark.sql import functions as F
 
     from ubm_platform.defs.movie_review.validation import RAW_REVIEW_SCHEMA
     from ubm_platform.seed.reviews import make_reviews
@@ -440,26 +437,22 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
         "review_id": review_ids, "cid": cids, "film_id": list(range(n)), "score": [int(x) for x in scores],
         "review_str": texts, "source_line": list(range(2, n + 2)),
     }, schema=RAW_REVIEW_SCHEMA), raw / "part-00000.parquet")
-    labeled = spark.createDataFrame([(t, int(x)) for t, x in zip(texts, scores)], ["review_str", "score"])
-    labeled = labeled.withColumn("label", F.when(F.col("score") <= 2, 0.0).when(F.col("score") == 3, 1.0).otherwise(2.0))
-    model = Pipeline(stages=[
-        Tokenizer(inputCol="review_str", outputCol="words"),
-        HashingTF(inputCol="words", outputCol="features", numFeatures=256),
-        LogisticRegression(maxIter=5, family="multinomial"),
-    ]).fit(labeled)
-    model_dir = lake_dir / "models/sentiment/sentiment-test"
-    model.write().overwrite().save(str(model_dir / "pipeline"))
-    (model_dir / "ubm_model.json").write_text(json.dumps({"version": "sentiment-test",
-                                                          "labels": ["negative", "neutral", "positive"]}))
+    save_tiny_sentiment_model(spark, texts, [int(x) for x in scores], lake_dir / "models/sentiment/sentiment-test")
+    (lake_dir / STAGING_AREA).mkdir(parents=True)
+    (lake_dir / STAGING_AREA / "partitions.json").write_text(
+        json.dumps({"partitions": [{"key": DAY, "path": f"insert_date={DAY}"}]}))
     return review_ids, cids
+
+
+STAGING_AREA = "stage/classified_movie_review/_staging/run-1"
 
 
 def _classify_arguments(aws) -> dict:
     lake = f"s3://{aws.bucket}/ubm"
     return {
-        "input_path": f"{lake}/raw/movie_review/insert_date={DAY}",
-        "output_path": f"{lake}/stage/classified_movie_review/_staging/insert_date={DAY}-1",
-        "insert_date": DAY,
+        "input_path": f"{lake}/raw/movie_review",
+        "partitions_uri": f"{lake}/{STAGING_AREA}/partitions.json",
+        "output_path": f"{lake}/{STAGING_AREA}/classified",
         "model_dir": f"{lake}/models/sentiment/sentiment-test",
     }
 
@@ -470,14 +463,16 @@ def _check_classified(mirror, aws, review_ids, cids, summary, metadata) -> None:
 
     from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
 
-    output = pq.read_table(mirror / aws.bucket / f"ubm/stage/classified_movie_review/_staging/insert_date={DAY}-1")
+    output = pq.read_table(mirror / aws.bucket / "ubm" / STAGING_AREA / "classified" / "partition_index=0")
     assert [(f.name, f.type) for f in output.schema] == [(f.name, f.type) for f in CLASSIFIED_SCHEMA], \
         "the Parquet Spectrum's classified_movie_review reads"
     assert sorted(zip(output.column("review_id").to_pylist(), output.column("cid").to_pylist())) == sorted(
         zip(review_ids, cids)), "every review classified once"
     labels = output.column("sentiment").to_pylist()
-    expected = {"rows": len(review_ids), "model_version": "sentiment-test",
-                "by_sentiment": {s: labels.count(s) for s in ("negative", "neutral", "positive")}}
+    by_sentiment = {s: labels.count(s) for s in ("negative", "neutral", "positive")}
+    expected = {"rows": len(review_ids), "model_version": "sentiment-test", "by_sentiment": by_sentiment,
+                "partitions": [{"key": DAY, "output": "partition_index=0", "rows": len(review_ids),
+                                "by_sentiment": by_sentiment}]}
     assert summary == expected, "run_job returns the summary the script reported through Pipes"
     assert metadata == expected, "and it reaches the materialization's metadata"
 
@@ -535,6 +530,9 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aw
     def behave(step):
         uri, app_args, env = _step_parts(step)
         step.state = "RUNNING"
+        partitions_file = split_s3_uri(app_args[app_args.index("--partitions") + 1])[1]
+        (mirror / aws.bucket / partitions_file).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / aws.bucket / partitions_file).write_bytes(aws.get(partitions_file))  # the asset wrote it to S3
         _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
         _sync_to_s3(aws, mirror, split_s3_uri(app_args[app_args.index("--output") + 1])[1])
         _end_step(step, "COMPLETED")

@@ -31,12 +31,14 @@ from ubm_platform.resources.warehouse import (
     METRIC_COLUMNS,
     METRIC_PARTITION_CHECKS,
     METRIC_PARTITION_REPLACE,
+    METRIC_RANGE_SETUP,
     METRIC_TABLE_DDL,
 )
 from ubm_platform.settings import SQL_DIR, SettingsError
 
 REDSHIFT_FILES = sorted(Path(p).relative_to(SQL_DIR).as_posix() for p in glob.glob(str(SQL_DIR / "warehouse/redshift/*.sql")))
-SHARED_FILES = [METRIC_TABLE_DDL, *METRIC_PARTITION_REPLACE, METRIC_PARTITION_CHECKS, METRIC_COLUMNS,
+SHARED_FILES = [METRIC_TABLE_DDL, *(name for name, _ in METRIC_RANGE_SETUP), *METRIC_PARTITION_REPLACE,
+                METRIC_PARTITION_CHECKS, METRIC_COLUMNS,
                 "warehouse/user_behavior_metric_partition_rows.sql"]
 SAMPLE_LITERALS = {
     "glue_database": "ubm_lake", "iam_role_arn": "arn:aws:iam::123456789012:role/ubm-spectrum",
@@ -118,11 +120,16 @@ def test_redshift_connector_binds_the_same_parameters(partitioning):
     assert "%" not in statement and ":insert_date" not in statement and ":insert_hour" not in statement
     params = partitioning.window(partitioning.keys_between(dt.date(2022, 1, 2), dt.date(2022, 1, 2))[-1]).sql_params
     if partitioning is HOURLY:
-        assert statement.count("$1") == 3 and statement.count("$2") == 3
+        assert statement.count("$1") == 1 and statement.count("$2") == 1 and "$3" not in statement
         assert make_args(params) == ("2022-01-02", 23)
     else:
-        assert statement.count("$1") == 3 and "$2" not in statement
+        assert statement.count("$1") == 1 and "$2" not in statement
         assert make_args(params) == ("2022-01-02",)
+
+    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_range_fill.sql"))
+    assert "%" not in statement and ":date_from" not in statement and ":date_to" not in statement
+    assert statement.count("$1") == 2 and statement.count("$2") == 2 and "$3" not in statement
+    assert make_args({"date_from": "2022-01-02", "date_to": "2022-01-09"}) == ("2022-01-02", "2022-01-09")
 
 
 def test_sql_with_a_percent_sign_is_refused(monkeypatch):

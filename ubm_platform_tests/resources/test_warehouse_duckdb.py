@@ -121,3 +121,31 @@ def test_check_numbers_reconcile_with_the_staged_data(warehouse):
     assert replacement.stats["staged_purchases"] == len(purchases)
     assert replacement.stats["classified_reviews"] == len(reviews)
     assert all(check.passed for check in metric_checks(replacement.stats, replacement.columns))
+
+
+def _independent_from_lake(resource, day):
+    purchases = pq.read_table(f"{resource.lake_root}/stage/user_purchase/insert_date={day}")
+    reviews = pq.read_table(f"{resource.lake_root}/stage/classified_movie_review/insert_date={day}")
+    return _independent(zip(purchases["customer_id"].to_pylist(), purchases["amount"].to_pylist()),
+                        zip(reviews["cid"].to_pylist(), reviews["positive_review"].to_pylist()))
+
+
+def test_a_range_replaces_each_day_in_its_own_transaction(warehouse):
+    resource, _, _ = warehouse
+    days = [DAY, "2022-01-03"]
+    seen = {}
+    with resource.metric_range(days) as metric:
+        first = metric.replace(DAY)
+        refused = metric.replace(days[1], accept=lambda stats, columns: seen.update(stats) or False)
+        _, rows = metric.query("warehouse/user_behavior_metric_partition_rows.sql", {"date_from": DAY, "date_to": days[1]})
+        assert {r[-1].isoformat() for r in rows} == {DAY}  # the refused day rolled back, the first one committed
+        with pytest.raises(ValueError, match="not in this metric range"):
+            metric.replace("2022-01-04")
+        second = metric.replace(days[1])
+    assert first.committed and not refused.committed and second.committed
+    assert seen["metric_rows"] == len(_independent_from_lake(resource, days[1]))
+    for day, replacement in zip(days, (first, second)):
+        expected = _independent_from_lake(resource, day)
+        assert {r[0]: tuple(r[1:]) for r in _rows(resource, day)} == expected
+        assert replacement.rows == len(expected)
+        assert replacement.stats["classified_reviews"] == sum(v[3] for v in expected.values())

@@ -1,5 +1,7 @@
 """The vendor's reviews: landed and validated (movie_review_raw), then classified by Spark."""
 
+import json
+import posixpath
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +17,7 @@ from ubm_platform.defs.movie_review.validation import (
     validate_reviews,
 )
 from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
-from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
+from ubm_platform.partitions import FRESHNESS, partitions_def
 from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
@@ -157,27 +159,38 @@ def classified_movie_review(
     context: AssetExecutionContext, spark: SparkJobResource, lake: LakeResource, warehouse: WarehouseResource
 ):
     model_uri = current_model_uri(lake)
+    raw_dataset = lake.dataset_path("movie_review_raw")
+    # One Spark job for the run's whole range (Spark start-up, model load and scheduling paid once);
+    # each day is then checked and published on its own, as a one-day run does.
+    with lake.staging_area("classified_movie_review") as area:
+        partitions_file = f"{area}/partitions.json"
+        lake.write_text(partitions_file, json.dumps({"partitions": [
+            {"key": key, "path": posixpath.relpath(lake.partition_path("movie_review_raw", key), raw_dataset)}
+            for key in context.partition_keys
+        ]}))
+        summary = spark.run_job(
+            "classify_movie_review.py",
+            context=context,
+            input_path=lake.uri(raw_dataset),
+            partitions_uri=lake.uri(partitions_file),
+            output_path=lake.uri(f"{area}/classified"),
+            model_dir=model_uri,
+        )
+        classified = {p["key"]: p for p in summary["partitions"]}
 
-    def materialize_day(day: str) -> DayOutcome:
-        raw_partition = lake.partition_path("movie_review_raw", day)
-        raw_rows = sum(b.num_rows for b in quality.scan(lake, raw_partition, ["cid"]))
-        partition = lake.partition_path("classified_movie_review", day)
-        with lake.staged_directory(partition) as staging:
-            summary = spark.run_job(
-                "classify_movie_review.py",
-                context=context,
-                input_path=lake.uri(raw_partition),
-                output_path=lake.uri(staging.path),
-                insert_date=partition_window(day).insert_date,
-                model_dir=model_uri,
-            )
-            checks = classified_checks(lake, staging.path, raw_rows)
+        def materialize_day(day: str) -> DayOutcome:
+            raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", day), ["cid"]))
+            staged = f"{area}/classified/{classified[day]['output']}"
+            checks = classified_checks(lake, staged, raw_rows)
             gate(f"classified_movie_review {day}", checks)
-        warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
-        context.log.info(f"{day}: {summary['rows']} reviews classified by {summary['model_version']}")
-        metadata = lake_partition_metadata(lake, partition, summary["rows"])
-        metadata.update({f"{label}_reviews": n for label, n in summary["by_sentiment"].items()})
-        metadata["model_version"] = summary["model_version"]
-        return DayOutcome(metadata, checks)
+            partition = lake.partition_path("classified_movie_review", day)
+            lake.publish(staged, partition)
+            warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
+            rows = classified[day]["rows"]
+            context.log.info(f"{day}: {rows} reviews classified by {summary['model_version']}")
+            metadata = lake_partition_metadata(lake, partition, rows)
+            metadata.update({f"{label}_reviews": n for label, n in classified[day]["by_sentiment"].items()})
+            metadata["model_version"] = summary["model_version"]
+            return DayOutcome(metadata, checks)
 
-    yield from materialize_days(context, materialize_day)
+        yield from materialize_days(context, materialize_day)

@@ -85,20 +85,21 @@ def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
     backfill_policy=BackfillPolicy.single_run(),
 )
 def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
-    def materialize_day(day: str) -> DayOutcome:
-        replacement = warehouse.replace_metric_partition(
-            day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
-        )
-        checks = metric_checks(replacement.stats, replacement.columns)
-        if not replacement.committed:
-            raise BlockedDay(f"user_behavior_metric {day}", checks)
-        columns, preview = warehouse.query(PREVIEW_SQL, partition_window(day).sql_params)
-        context.log.info(f"{day}: {replacement.rows} customer rows")
-        metadata = {
-            "dagster/row_count": replacement.rows,
-            "dagster/column_schema": METRIC_COLUMNS,
-            "preview": MetadataValue.md(markdown_table(columns, preview)),
-        }
-        return DayOutcome(metadata, checks)
+    days = context.partition_keys
+    # One warehouse connection for the run; the lake is read once for the whole range.
+    with warehouse.metric_range(days) as metric:
+        def materialize_day(day: str) -> DayOutcome:
+            replacement = metric.replace(
+                day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
+            )
+            checks = metric_checks(replacement.stats, replacement.columns)
+            if not replacement.committed:
+                raise BlockedDay(f"user_behavior_metric {day}", checks)
+            context.log.info(f"{day}: {replacement.rows} customer rows")
+            metadata = {"dagster/row_count": replacement.rows, "dagster/column_schema": METRIC_COLUMNS}
+            if day == days[-1]:  # a range run shows its last day's preview only (defs/partitioned.py)
+                columns, preview = metric.query(PREVIEW_SQL, partition_window(day).sql_params)
+                metadata["preview"] = MetadataValue.md(markdown_table(columns, preview))
+            return DayOutcome(metadata, checks)
 
-    yield from materialize_days(context, materialize_day)
+        yield from materialize_days(context, materialize_day)
