@@ -1,9 +1,10 @@
-"""Materializing one day or a range of days in one run (single-run backfills).
+"""Materializing one partition or a range of partitions in one run (single-run backfills).
 
-The daily assets use `BackfillPolicy.single_run()`: a backfill of many days is one run per asset,
-so Spark, the Dagster run and the connections start once, while each day is still written,
-checked and published on its own. A day's function returns its metadata and check results, or
-raises `BlockedDay` when a blocking check failed (its staged data is then thrown away).
+The partitioned assets use `BackfillPolicy.single_run()`: a backfill of many days (or hours) is one
+run per asset, so Spark, the Dagster run and the connections start once, while each partition is
+still written, checked and published on its own. A partition's function returns its metadata and
+check results, or raises `BlockedPartition` when a blocking check failed (its staged data is then
+thrown away).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ ROWS_BY_PARTITION = "rows_by_partition"
 
 
 @dataclass
-class DayOutcome:
+class PartitionOutcome:
     metadata: dict
     checks: list[AssetCheckResult]
 
 
-class BlockedDay(Exception):
+class BlockedPartition(Exception):
     def __init__(self, what: str, checks: list[AssetCheckResult]):
         super().__init__(what)
         self.what = what
@@ -33,55 +34,57 @@ class BlockedDay(Exception):
 
 
 def gate(what: str, checks: list[AssetCheckResult]) -> None:
-    """Raise BlockedDay when a blocking check failed (call it before publishing)."""
+    """Raise BlockedPartition when a blocking check failed (call it before publishing)."""
     if quality.blocking_failures(checks):
-        raise BlockedDay(what, checks)
+        raise BlockedPartition(what, checks)
 
 
-def _combine_checks(by_day: dict[str, list[AssetCheckResult]]) -> list[AssetCheckResult]:
-    if len(by_day) == 1:
-        return next(iter(by_day.values()))
+def _combine_checks(by_key: dict[str, list[AssetCheckResult]]) -> list[AssetCheckResult]:
+    if len(by_key) == 1:
+        return next(iter(by_key.values()))
     combined: dict[str, list[tuple[str, AssetCheckResult]]] = {}
-    for day, checks in by_day.items():
+    for key, checks in by_key.items():
         for check in checks:
-            combined.setdefault(check.check_name, []).append((day, check))
+            combined.setdefault(check.check_name, []).append((key, check))
     results = []
-    for name, day_checks in combined.items():
-        failed = [day for day, check in day_checks if not check.passed]
-        shown_day, shown = next(((d, c) for d, c in day_checks if not c.passed), day_checks[-1])
+    for name, key_checks in combined.items():
+        failed = [key for key, check in key_checks if not check.passed]
+        shown_key, shown = next(((k, c) for k, c in key_checks if not c.passed), key_checks[-1])
         results.append(AssetCheckResult(
             check_name=name, passed=not failed, severity=shown.severity,
-            metadata={**shown.metadata, "partitions_checked": len(day_checks),
-                      "failed_partitions": ", ".join(failed) or "none", "numbers_from_partition": shown_day},
+            metadata={**shown.metadata, "partitions_checked": len(key_checks),
+                      "failed_partitions": ", ".join(failed) or "none", "numbers_from_partition": shown_key},
         ))
     return results
 
 
-def _combine_metadata(by_day: dict[str, dict]) -> dict:
-    if len(by_day) == 1:
-        return next(iter(by_day.values()))
-    rows = {day: metadata["dagster/row_count"] for day, metadata in by_day.items()}
-    days = sorted(by_day)
+def _combine_metadata(by_key: dict[str, dict]) -> dict:
+    if len(by_key) == 1:
+        return next(iter(by_key.values()))
+    rows = {key: metadata["dagster/row_count"] for key, metadata in by_key.items()}
+    keys = sorted(by_key)
     # Dagster records this metadata on every partition of the range, so no single-partition row count
     # here: each partition's count is in rows_by_partition (read by the volume check).
     return {
-        "partitions": f"{days[0]}...{days[-1]}",
+        "partitions": f"{keys[0]}...{keys[-1]}",
         "rows_in_range": sum(rows.values()),
         ROWS_BY_PARTITION: MetadataValue.json(rows),
-        **{k: v for k, v in by_day[days[-1]].items() if k in ("dagster/column_schema", "preview")},
+        **{k: v for k, v in by_key[keys[-1]].items() if k in ("dagster/column_schema", "preview")},
     }
 
 
-def materialize_days(context: AssetExecutionContext, materialize_day: Callable[[str], DayOutcome]) -> Iterator:
-    """Run `materialize_day` for every day of the run's partition range; yield Dagster's results."""
-    outcomes: dict[str, DayOutcome] = {}
-    for day in context.partition_keys:
+def materialize_partitions(
+    context: AssetExecutionContext, materialize_partition: Callable[[str], PartitionOutcome]
+) -> Iterator:
+    """Run `materialize_partition` for every partition of the run's range; yield Dagster's results."""
+    outcomes: dict[str, PartitionOutcome] = {}
+    for key in context.partition_keys:
         try:
-            outcomes[day] = materialize_day(day)
-        except BlockedDay as blocked:
-            yield from _combine_checks({**{d: o.checks for d, o in outcomes.items()}, day: blocked.checks})
+            outcomes[key] = materialize_partition(key)
+        except BlockedPartition as blocked:
+            yield from _combine_checks({**{k: o.checks for k, o in outcomes.items()}, key: blocked.checks})
             raise quality.refuse(blocked.what, quality.blocking_failures(blocked.checks)) from None
     yield MaterializeResult(
-        metadata=_combine_metadata({d: o.metadata for d, o in outcomes.items()}),
-        check_results=_combine_checks({d: o.checks for d, o in outcomes.items()}),
+        metadata=_combine_metadata({k: o.metadata for k, o in outcomes.items()}),
+        check_results=_combine_checks({k: o.checks for k, o in outcomes.items()}),
     )

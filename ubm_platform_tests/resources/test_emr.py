@@ -40,7 +40,6 @@ from dagster_pipes import decode_param
 from ubm_platform.resources.emr import (
     SPARK_JOB_CLI,
     EmrJobError,
-    EmrJobTimeout,
     EmrServerlessSparkResource,
     EmrStepsSparkResource,
     cli_arguments,
@@ -170,25 +169,6 @@ class RemoteSide(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.job
-
-
-def _emr_backend():
-    from moto.emr.models import emr_backends
-
-    return emr_backends[ACCOUNT_ID][REGION]
-
-
-def _new_step(cluster_id: str):
-    def find():
-        steps = _emr_backend().clusters[cluster_id].steps
-        return steps[-1] if steps else None
-
-    return find
-
-
-def _end_step(step, state: str, failure: dict | None = None) -> None:
-    step.failure_details = failure
-    step.state = state
 
 
 def _uploaded_script(aws, uri: str, script: str) -> bytes:

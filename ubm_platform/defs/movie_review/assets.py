@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, Failure, MetadataValu
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import DayOutcome, gate, materialize_days
+from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -75,7 +75,7 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
         warning={
             "quarantine_share": f"At most {MAX_QUARANTINE_SHARE:.0%} of the file's rows quarantined.",
             "orphan_reviews": "Every review's cid is a known customer.",
-            "volume": "The day's row count is within the trailing mean +- 4 standard deviations.",
+            "volume": "The partition's row count is within the trailing mean +- 4 standard deviations.",
         },
     ),
     freshness_policy=FRESHNESS,
@@ -86,15 +86,15 @@ def movie_review_raw(
 ):
     volume = quality.VolumeBaseline(context.instance, "movie_review_raw")
 
-    def materialize_day(day: str) -> DayOutcome:
-        source = landing.review_file(day)
+    def materialize_partition(key: str) -> PartitionOutcome:
+        source = landing.review_file(key)
         if not landing.exists(source):
             raise Failure(
-                description=f"The vendor's review file for {day} has not arrived: expected {landing.uri(source)}",
+                description=f"The vendor's review file for {key} has not arrived: expected {landing.uri(source)}",
                 allow_retries=True,
             )
-        raw_partition = lake.partition_path("movie_review_raw", day)
-        quarantine_partition = lake.partition_path("movie_review_quarantine", day)
+        raw_partition = lake.partition_path("movie_review_raw", key)
+        quarantine_partition = lake.partition_path("movie_review_quarantine", key)
         with lake.staged_directory(raw_partition) as raw_dir, lake.staged_directory(quarantine_partition) as bad_dir:
             with (
                 landing.open_input(source) as stream,
@@ -102,23 +102,23 @@ def movie_review_raw(
                 ParquetFileWriter(lake, f"{bad_dir.path}/part-00000.parquet", QUARANTINE_SCHEMA) as quarantined,
             ):
                 report = validate_reviews(
-                    stream, landing.uri(source), day, valid.write, quarantined.write, log=context.log.warning
+                    stream, landing.uri(source), key, valid.write, quarantined.write, log=context.log.warning
                 )
             checks = review_checks(report, lake, raw_dir.path, bad_dir.path, oltp)
-            gate(f"movie_review_raw {day}", checks)
+            gate(f"movie_review_raw {key}", checks)
         if report.quarantined_rows:
             context.log.warning(
-                f"{day}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
+                f"{key}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
                 f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
             )
-        checks.append(volume.result("volume", day, report.valid_rows))
-        context.log.info(f"{day}: {report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
+        checks.append(volume.result("volume", key, report.valid_rows))
+        context.log.info(f"{key}: {report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
         metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
         metadata.update(report.as_metadata())
         metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
-        return DayOutcome(metadata, checks)
+        return PartitionOutcome(metadata, checks)
 
-    yield from materialize_days(context, materialize_day)
+    yield from materialize_partitions(context, materialize_partition)
 
 
 def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list:
@@ -178,19 +178,19 @@ def classified_movie_review(
         )
         classified = {p["key"]: p for p in summary["partitions"]}
 
-        def materialize_day(day: str) -> DayOutcome:
-            raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", day), ["cid"]))
-            staged = f"{area}/classified/{classified[day]['output']}"
+        def materialize_partition(key: str) -> PartitionOutcome:
+            raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", key), ["cid"]))
+            staged = f"{area}/classified/{classified[key]['output']}"
             checks = classified_checks(lake, staged, raw_rows)
-            gate(f"classified_movie_review {day}", checks)
-            partition = lake.partition_path("classified_movie_review", day)
+            gate(f"classified_movie_review {key}", checks)
+            partition = lake.partition_path("classified_movie_review", key)
             lake.publish(staged, partition)
-            warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), day)
-            rows = classified[day]["rows"]
-            context.log.info(f"{day}: {rows} reviews classified by {summary['model_version']}")
+            warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), key)
+            rows = classified[key]["rows"]
+            context.log.info(f"{key}: {rows} reviews classified by {summary['model_version']}")
             metadata = lake_partition_metadata(lake, partition, rows)
-            metadata.update({f"{label}_reviews": n for label, n in classified[day]["by_sentiment"].items()})
+            metadata.update({f"{label}_reviews": n for label, n in classified[key]["by_sentiment"].items()})
             metadata["model_version"] = summary["model_version"]
-            return DayOutcome(metadata, checks)
+            return PartitionOutcome(metadata, checks)
 
-        yield from materialize_days(context, materialize_day)
+        yield from materialize_partitions(context, materialize_partition)

@@ -4,7 +4,7 @@ import pyarrow.compute as pc
 from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy, asset
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import DayOutcome, gate, materialize_days
+from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, extract_user_purchase
 from ubm_platform.partitions import FRESHNESS, partitions_def
@@ -44,7 +44,7 @@ def purchase_checks(lake: LakeResource, directory: str) -> list:
         "user_purchase_staging",
         blocking={"schema": "Columns and types as the warehouse expects.",
                   "keys_and_values": "No null ids, one row per payment, no negative amount."},
-        warning={"volume": "The day's row count is within the trailing mean +- 4 standard deviations."},
+        warning={"volume": "The partition's row count is within the trailing mean +- 4 standard deviations."},
     ),
     freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
@@ -56,17 +56,17 @@ def user_purchase_staging(
 ):
     volume = quality.VolumeBaseline(context.instance, DATASET)
 
-    def materialize_day(day: str) -> DayOutcome:
-        partition = lake.partition_path(DATASET, day)
+    def materialize_partition(key: str) -> PartitionOutcome:
+        partition = lake.partition_path(DATASET, key)
         with lake.staged_directory(partition) as staging:
             with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
-                rows = extract_user_purchase(conn, day, sink)
+                rows = extract_user_purchase(conn, key, sink)
             checks = purchase_checks(lake, staging.path)
-            gate(f"user_purchase_staging {day}", checks)
-        warehouse.register_partition(DATASET, lake.dataset_path(DATASET), day)
-        checks.append(volume.result("volume", day, rows))
-        context.log.info(f"{day}: {rows} payments from {oltp.describe()}")
-        return DayOutcome(lake_partition_metadata(lake, partition, rows), checks)
+            gate(f"user_purchase_staging {key}", checks)
+        warehouse.register_partition(DATASET, lake.dataset_path(DATASET), key)
+        checks.append(volume.result("volume", key, rows))
+        context.log.info(f"{key}: {rows} payments from {oltp.describe()}")
+        return PartitionOutcome(lake_partition_metadata(lake, partition, rows), checks)
 
     with oltp.connect() as conn:  # one connection for every day of the run
-        yield from materialize_days(context, materialize_day)
+        yield from materialize_partitions(context, materialize_partition)

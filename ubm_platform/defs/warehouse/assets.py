@@ -6,7 +6,7 @@ from decimal import Decimal
 from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, TableColumn, TableSchema, asset
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import BlockedDay, DayOutcome, materialize_days
+from ubm_platform.defs.partitioned import BlockedPartition, PartitionOutcome, materialize_partitions
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
@@ -85,21 +85,21 @@ def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
     backfill_policy=BackfillPolicy.single_run(),
 )
 def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
-    days = context.partition_keys
+    keys = context.partition_keys
     # One warehouse connection for the run; the lake is read once for the whole range.
-    with warehouse.metric_range(days) as metric:
-        def materialize_day(day: str) -> DayOutcome:
+    with warehouse.metric_range(keys) as metric:
+        def materialize_partition(key: str) -> PartitionOutcome:
             replacement = metric.replace(
-                day, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
+                key, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
             )
             checks = metric_checks(replacement.stats, replacement.columns)
             if not replacement.committed:
-                raise BlockedDay(f"user_behavior_metric {day}", checks)
-            context.log.info(f"{day}: {replacement.rows} customer rows")
+                raise BlockedPartition(f"user_behavior_metric {key}", checks)
+            context.log.info(f"{key}: {replacement.rows} customer rows")
             metadata = {"dagster/row_count": replacement.rows, "dagster/column_schema": METRIC_COLUMNS}
-            if day == days[-1]:  # a range run shows its last day's preview only (defs/partitioned.py)
-                columns, preview = metric.query(PREVIEW_SQL, partition_window(day).sql_params)
+            if key == keys[-1]:  # a range run shows its last partition's preview only (defs/partitioned.py)
+                columns, preview = metric.query(PREVIEW_SQL, partition_window(key).sql_params)
                 metadata["preview"] = MetadataValue.md(markdown_table(columns, preview))
-            return DayOutcome(metadata, checks)
+            return PartitionOutcome(metadata, checks)
 
-        yield from materialize_days(context, materialize_day)
+        yield from materialize_partitions(context, materialize_partition)
