@@ -60,7 +60,7 @@ def copy_baseline(args: argparse.Namespace) -> None:
         conn.execute("SET TIME ZONE 'UTC'")  # as the platform's connections do
         connected = time.monotonic()
         n_bytes = newlines = chunks = 0
-        with conn.cursor() as cur, cur.copy(copy_sql, {"day_start": start, "day_end": end}) as copy:
+        with conn.cursor() as cur, cur.copy(copy_sql, {"window_start": start, "window_end": end}) as copy:
             while True:
                 chunk = copy.read()
                 if not chunk:
