@@ -442,7 +442,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embeddi
         # a full-rank PCA rotation: the NB scores are strongly correlated (they all grow with the text length),
         # which makes the logistic regression below converge slowly; rotated, it needs far fewer iterations
         width = k * len(views) + (embedding.getVectorSize() if embedding else 0)
-        head.append(PCA(k=width, inputCol="nb_all", outputCol="nb_rotated"))
+        full = PCA(k=width, inputCol="nb_all", outputCol="nb_rotated").fit(head[0].transform(oof_df))
+        # directions with no variance in the training rows (a rank-deficient stack, e.g. few distinct texts) are
+        # left out: the stacker's standardisation would blow up any new text's tiny offset along them
+        ratios = full.explainedVariance.toArray()
+        kept = int((ratios > 1e-10 * ratios[0]).sum())
+        _log(f"stacker input: {width} dimensions, {kept} with variance kept")
+        head.append(PCA(k=kept, inputCol="nb_all", outputCol="nb_rotated"))
         stack_in = "nb_rotated"
     deg = int(p["poly_degree"])
     if deg > 1:
