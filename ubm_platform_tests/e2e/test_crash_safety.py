@@ -34,7 +34,8 @@ def _snapshot(home):
 def platform(state_dirs):
     home = state_dirs("ubm_crash")
     env = ubm_env(home)
-    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-04", "--scale", "1"], env)
+    # Scale 2: enough scored vendor rows in three days for the first model (>= 10 held out).
+    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-04", "--scale", "2"], env)
     run_cli(["run", "--from", "2022-01-01", "--to", DAY], env)
     return home, env, _snapshot(home)
 
