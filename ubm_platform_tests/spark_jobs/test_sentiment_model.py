@@ -300,18 +300,21 @@ def test_classify_keeps_every_row_with_valid_columns(spark, trained):
     assert rows[0].sentiment == "positive" and rows[1].sentiment == "negative"
 
 
-def test_run_writes_parquet_and_counts(spark, trained, tmp_path):
+def test_the_classify_job_applies_the_trained_model(spark, trained, tmp_path):
+    """spark_jobs/classify_movie_review.py loads and applies this model as saved (one partition)."""
     out, meta = trained
     src = spark.createDataFrame([(i, f"r{i}", t) for i, (t, _) in enumerate(synthetic(30, seed=5))],
                                 "cid long, review_id string, review_str string")
-    src.write.parquet(str(tmp_path / "in"))
-    summary = cmr.run(spark, str(tmp_path / "in"), str(tmp_path / "out"), "2022-01-02", str(out))
-    written = spark.read.parquet(str(tmp_path / "out"))
+    src.write.parquet(str(tmp_path / "in" / "insert_date=2022-01-02"))
+    partitions = tmp_path / "partitions.json"
+    partitions.write_text(json.dumps({"partitions": [{"key": "2022-01-02", "path": "insert_date=2022-01-02"}]}))
+    summary = cmr.run(spark, str(tmp_path / "in"), str(partitions), str(tmp_path / "out"), str(out))
+    written = spark.read.parquet(str(tmp_path / "out" / summary["partitions"][0]["output"]))
     assert summary["rows"] == written.count() == 30
     assert summary["model_version"] == meta["version"]
+    assert {r.model_version for r in written.select("model_version").distinct().collect()} == {meta["version"]}
     counts = {r.sentiment: r["count"] for r in written.groupBy("sentiment").count().collect()}
     assert summary["by_sentiment"] == {k: counts.get(k, 0) for k in ("negative", "neutral", "positive")}
-    assert "insert_date" not in written.columns
-    for bad in ["2022-1-2", "2022-13-01", "yesterday", ""]:
-        with pytest.raises(ValueError):
-            cmr.run(spark, str(tmp_path / "in"), str(tmp_path / "out2"), bad, str(out))
+    partitions.write_text("{}")
+    with pytest.raises(ValueError, match="not a partitions file"):
+        cmr.run(spark, str(tmp_path / "in"), str(partitions), str(tmp_path / "out2"), str(out))
