@@ -209,11 +209,15 @@ def stage_extract_one_day(ctx: Context) -> dict:
                      day=ctx.one_day, rows_are="payments staged", dagster=dagster_timings(ctx, m))
 
 
+def _history_stage(ctx: Context, name: str, asset: str, rows_are: str) -> dict:
+    """One `dagster asset materialize --partition-range` over the whole range, rows counted in the lake."""
+    m = _materialize(ctx, name, asset, ["--partition-range", ctx.range_arg], ctx.timeout(900, 60))
+    return record_of(m, rows=_counted(m, lambda: lake_rows(ctx, asset, ctx.days)),
+                     days=len(ctx.days), rows_are=rows_are, dagster=dagster_timings(ctx, m))
+
+
 def stage_extract_history(ctx: Context) -> dict:
-    m = _materialize(ctx, "extract_history", "user_purchase_staging", ["--partition-range", ctx.range_arg],
-                     ctx.timeout(900, 60))
-    return record_of(m, rows=_counted(m, lambda: lake_rows(ctx, "user_purchase_staging", ctx.days)),
-                     days=len(ctx.days), rows_are="payments staged", dagster=dagster_timings(ctx, m))
+    return _history_stage(ctx, "extract_history", "user_purchase_staging", "payments staged")
 
 
 def stage_copy_baseline(ctx: Context) -> dict:
@@ -226,10 +230,7 @@ def stage_copy_baseline(ctx: Context) -> dict:
 
 
 def stage_land_reviews_history(ctx: Context) -> dict:
-    m = _materialize(ctx, "land_reviews_history", "movie_review_raw", ["--partition-range", ctx.range_arg],
-                     ctx.timeout(900, 60))
-    return record_of(m, rows=_counted(m, lambda: lake_rows(ctx, "movie_review_raw", ctx.days)),
-                     days=len(ctx.days), rows_are="reviews landed", dagster=dagster_timings(ctx, m))
+    return _history_stage(ctx, "land_reviews_history", "movie_review_raw", "reviews landed")
 
 
 def stage_train_model(ctx: Context) -> dict:

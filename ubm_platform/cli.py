@@ -17,19 +17,18 @@ METRIC_ROWS_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
 DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
 
 
-def _days(date_from: str, date_to: str) -> list[str]:
+def _day_range(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
     start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if end < start:
         raise SystemExit(f"ubm: --to {end} is before --from {start}")
-    return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    return start, end
 
 
 def _partition_keys(date_from: str, date_to: str) -> list[str]:
     """The partition keys of the days --from..--to: the days, or their hours with UBM_PARTITION=hourly."""
     from ubm_platform.partitions import granularity
 
-    days = _days(date_from, date_to)
-    return granularity().keys_between(parse_day(days[0]), parse_day(days[-1]))
+    return granularity().keys_between(*_day_range(date_from, date_to))
 
 
 def _say(message: str) -> None:
@@ -133,15 +132,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from ubm_platform.defs.metadata import markdown_table
 
-    days = _days(args.date_from, args.date_to)
-    window = {"date_from": days[0], "date_to": days[-1]}
+    first, last = (day.isoformat() for day in _day_range(args.date_from, args.date_to))
+    window = {"date_from": first, "date_to": last}
     with _resources("warehouse") as resources:
         summary_columns, summary = resources.warehouse.query(DAILY_SUMMARY_SQL, window)
         columns, rows = resources.warehouse.query(METRIC_ROWS_SQL, window)
     _say(markdown_table(summary_columns, summary) + "\n")
     shown = rows if args.limit <= 0 else rows[: args.limit]
     _say(markdown_table(columns, shown))
-    _say(f"({len(rows)} rows of user_behavior_metric from {days[0]} to {days[-1]}"
+    _say(f"({len(rows)} rows of user_behavior_metric from {first} to {last}"
          + (f", first {len(shown)} shown)" if len(shown) < len(rows) else ")"))
     return 0
 
