@@ -59,6 +59,17 @@ def to_paramstyle(sql: str, style: str) -> str:
     raise ValueError(f"unknown paramstyle {style!r}")
 
 
+def with_literals(sql: str, params: dict) -> str:
+    """Replace `:name` parameters by SQL literals that psycopg adapts (quotes, escapes, types).
+
+    Only for a statement the driver cannot take parameters with: psycopg binds COPY's parameters
+    this way itself, and ADBC's PostgreSQL driver streams only unbound queries (a bound query's
+    whole result is read into memory)."""
+    from psycopg import sql as pg_sql
+
+    return _PARAM.sub(lambda m: pg_sql.Literal(params[m.group(1)]).as_string(None), sql)
+
+
 def statements(sql: str) -> list[str]:
     """Split a file of several statements on ';' at line ends (our files keep one statement per block)."""
     return [s.strip() for s in re.split(r";\s*(?:\n|$)", sql) if s.strip() and not _only_comments(s)]

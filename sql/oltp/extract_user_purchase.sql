@@ -4,6 +4,8 @@
 -- contributes its first category (lowest category_id) so the join cannot multiply payments.
 -- The range predicate on payment_date uses the payment (payment_date, payment_id) key, and on
 -- Pagila's month-partitioned payment table it prunes to one partition: never a full unload per partition.
+-- Rows come in payment time order (the same key's order): one query can cover a range of partitions,
+-- which the extraction cuts into one file per partition as the rows stream by.
 SELECT
     p.payment_id,
     p.customer_id,
@@ -25,4 +27,4 @@ LEFT JOIN rental AS r ON r.rental_id = p.rental_id
 LEFT JOIN inventory AS i ON i.inventory_id = r.inventory_id
 WHERE p.payment_date >= :window_start
   AND p.payment_date < :window_end
-ORDER BY p.payment_id
+ORDER BY p.payment_date, p.payment_id

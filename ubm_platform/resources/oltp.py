@@ -70,11 +70,33 @@ class OltpPostgresResource(ConfigurableResource):
         try:
             conn = psycopg.connect(dsn, connect_timeout=self.connect_timeout_s)
         except psycopg.OperationalError as exc:
-            host = psycopg.conninfo.conninfo_to_dict(dsn).get("host") or "local socket"
-            reason = redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-            raise OltpConnectionError(f"cannot connect to OLTP PostgreSQL at host {host}: {reason}") from None
+            raise _connection_error(dsn, exc) from None
         try:
             conn.execute("SET TIME ZONE 'UTC'")
             yield conn
         finally:
             conn.close()
+
+    @contextmanager
+    def connect_arrow(self) -> Iterator["adbc_driver_manager.dbapi.Connection"]:
+        """An ADBC connection (query results as Arrow record batches, read by binary COPY), in UTC too."""
+        import adbc_driver_postgresql.dbapi as adbc
+
+        dsn = self.resolved_dsn()
+        options = f"{psycopg.conninfo.conninfo_to_dict(dsn).get('options') or ''} -c TimeZone=UTC".strip()
+        conninfo = psycopg.conninfo.make_conninfo(dsn, connect_timeout=self.connect_timeout_s, options=options)
+        try:
+            conn = adbc.connect(conninfo, autocommit=True)
+        except adbc.OperationalError as exc:
+            raise _connection_error(dsn, exc) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _connection_error(dsn: str, exc: Exception) -> OltpConnectionError:
+    """The driver's first line of complaint, with the host and never the password."""
+    host = psycopg.conninfo.conninfo_to_dict(dsn).get("host") or "local socket"
+    reason = redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return OltpConnectionError(f"cannot connect to OLTP PostgreSQL at host {host}: {reason}")

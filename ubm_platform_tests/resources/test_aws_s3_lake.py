@@ -215,16 +215,15 @@ def test_extraction_streams_to_s3_in_bounded_row_groups(aws, s3_lake, seeded):
     day, payments = busiest
     assert payments >= 4
     relative = f"{s3_lake.partition_path('user_purchase_staging', day)}/part-00000.parquet"
-    with psycopg.connect(dsn) as conn, s3_lake.open_output(relative) as sink:
-        conn.execute("SET TIME ZONE 'UTC'")
-        rows = extract_user_purchase(conn, day, sink, block_bytes=256)  # a couple of rows per block
+    with OltpPostgresResource(dsn=dsn).connect_arrow() as conn, s3_lake.open_output(relative) as sink:
+        rows = extract_user_purchase(conn, day, sink, batch_bytes=256).rows  # a couple of rows per batch
 
     assert rows == payments
     with s3_lake.open_input_file(relative) as source:
         metadata = pq.ParquetFile(source).metadata
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     assert sum(sizes) == payments
-    assert len(sizes) >= 2 and max(sizes) <= 3, f"one row group per CSV block expected, got {sizes}"
+    assert len(sizes) >= 2 and max(sizes) <= 3, f"one row group per batch expected, got {sizes}"
 
 
 # -- UBM_ENV=aws: the resource set from environment variables ----------------------------------------

@@ -1,13 +1,12 @@
-"""user_purchase_staging: a day of customer payments, from the OLTP PostgreSQL to the lake."""
+"""user_purchase_staging: a partition (day or hour) of customer payments, from the OLTP PostgreSQL to the lake."""
 
-import pyarrow.compute as pc
 from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy, asset
 
 from ubm_platform.defs import quality
 from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
-from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, extract_user_purchase
-from ubm_platform.partitions import FRESHNESS, partitions_def
+from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStats, PurchaseStream
+from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
 from ubm_platform.resources.lake import LakeResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import WarehouseResource
@@ -15,20 +14,13 @@ from ubm_platform.resources.warehouse import WarehouseResource
 DATASET = "user_purchase_staging"
 
 
-def purchase_checks(lake: LakeResource, directory: str) -> list:
-    """Schema, keys and values of a staged day of purchases."""
-    rows = null_keys = negative = 0
-    payment_ids: set[int] = set()
-    for batch in quality.scan(lake, directory, ["payment_id", "customer_id", "amount"]):
-        rows += batch.num_rows
-        null_keys += batch.column("customer_id").null_count + batch.column("payment_id").null_count
-        negative += pc.sum(pc.less(batch.column("amount"), 0)).as_py() or 0
-        payment_ids.update(batch.column("payment_id").to_pylist())
-    duplicates = rows - len(payment_ids)
+def purchase_checks(lake: LakeResource, directory: str, stats: PurchaseStats) -> list:
+    """Schema (the written file's footer), keys and values (counted while writing) of a staged partition."""
+    clean = stats.null_ids == 0 and stats.negative_amounts == 0 and stats.duplicate_payment_ids == 0
     return [
         quality.schema_result("schema", quality.parquet_schema(lake, directory), USER_PURCHASE_SCHEMA),
-        quality.result("keys_and_values", null_keys == 0 and negative == 0 and duplicates == 0,
-                       rows=rows, null_ids=null_keys, negative_amounts=negative, duplicate_payment_ids=duplicates),
+        quality.result("keys_and_values", clean, rows=stats.rows, null_ids=stats.null_ids,
+                       negative_amounts=stats.negative_amounts, duplicate_payment_ids=stats.duplicate_payment_ids),
     ]
 
 
@@ -60,13 +52,15 @@ def user_purchase_staging(
         partition = lake.partition_path(DATASET, key)
         with lake.staged_directory(partition) as staging:
             with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
-                rows = extract_user_purchase(conn, key, sink)
-            checks = purchase_checks(lake, staging.path)
+                stats = purchases.write_partition(partition_window(key), sink)
+            checks = purchase_checks(lake, staging.path, stats)
             gate(f"user_purchase_staging {key}", checks)
         warehouse.register_partition(DATASET, lake.dataset_path(DATASET), key)
-        checks.append(volume.result("volume", key, rows))
-        context.log.info(f"{key}: {rows} payments from {oltp.describe()}")
-        return PartitionOutcome(lake_partition_metadata(lake, partition, rows), checks)
+        checks.append(volume.result("volume", key, stats.rows))
+        context.log.info(f"{key}: {stats.rows} payments from {oltp.describe()}")
+        return PartitionOutcome(lake_partition_metadata(lake, partition, stats.rows), checks)
 
-    with oltp.connect() as conn:  # one connection for every day of the run
+    # One connection and one query for the run's whole range, cut into partitions as it streams.
+    windows = [partition_window(key) for key in context.partition_keys]
+    with oltp.connect_arrow() as conn, PurchaseStream(conn, windows) as purchases:
         yield from materialize_partitions(context, materialize_partition)

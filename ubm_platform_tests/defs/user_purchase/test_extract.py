@@ -1,4 +1,5 @@
-"""Extraction of a day of purchases from a real PostgreSQL, on hand-made Pagila rows."""
+"""Extraction of purchases from a real PostgreSQL, on hand-made Pagila rows: one partition, and a range
+of partitions read by one query and cut into one file per partition."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 import pyarrow.parquet as pq
 import pytest
 
 from ubm_platform import sql_files
-from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, extract_user_purchase
+from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStream, extract_user_purchase
+from ubm_platform.partitions import partition_window
 
 UTC = dt.timezone.utc
 
@@ -41,14 +44,21 @@ def oltp(pg_database):
             conn.execute(
                 "INSERT INTO payment (payment_id, customer_id, rental_id, amount, payment_date, staff_id) "
                 "VALUES (%s, %s, %s, %s, %s, 1)", row)
-    with psycopg.connect(pg_database) as conn:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         yield conn
 
 
-def test_extracts_exactly_the_days_payments_once_each(oltp):
+@pytest.fixture
+def arrow_conn(oltp, pg_database):
+    """The extraction's kind of connection (ADBC), to the same database as `oltp`."""
+    with adbc.connect(pg_database, autocommit=True) as conn:
+        yield conn
+
+
+def test_extracts_exactly_the_days_payments_once_each(oltp, arrow_conn):
     sink = io.BytesIO()
-    rows = extract_user_purchase(oltp, "2022-02-01", sink)
+    rows = extract_user_purchase(arrow_conn, "2022-02-01", sink).rows
     table = pq.read_table(io.BytesIO(sink.getvalue()))
     assert table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
     by_id = {r["payment_id"]: r for r in table.to_pylist()}
@@ -63,14 +73,14 @@ def test_extracts_exactly_the_days_payments_once_each(oltp):
     assert by_id[1]["rental_ts"] == dt.datetime(2022, 2, 1, 10, 0, tzinfo=UTC)
 
 
-def test_a_day_without_payments_gives_an_empty_file_with_the_schema(oltp):
+def test_a_day_without_payments_gives_an_empty_file_with_the_schema(arrow_conn):
     sink = io.BytesIO()
-    assert extract_user_purchase(oltp, "2023-05-05", sink) == 0
+    assert extract_user_purchase(arrow_conn, "2023-05-05", sink).rows == 0
     table = pq.read_table(io.BytesIO(sink.getvalue()))
     assert table.num_rows == 0 and table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
 
 
-def test_streams_in_blocks_rather_than_one_frame(oltp):
+def test_streams_in_blocks_rather_than_one_frame(oltp, arrow_conn):
     """With a small block size, the day arrives as many row groups: memory follows the block, not the day."""
     oltp.execute(
         "INSERT INTO payment (payment_id, customer_id, rental_id, amount, payment_date, staff_id) "
@@ -78,7 +88,100 @@ def test_streams_in_blocks_rather_than_one_frame(oltp):
         "FROM generate_series(1, 20000) AS g"
     )
     sink = io.BytesIO()
-    assert extract_user_purchase(oltp, "2022-03-01", sink, block_bytes=64 << 10) == 20000
+    assert extract_user_purchase(arrow_conn, "2022-03-01", sink, batch_bytes=64 << 10).rows == 20000
     parquet = pq.ParquetFile(io.BytesIO(sink.getvalue()))
     assert parquet.metadata.num_row_groups > 5
     assert sorted(parquet.read().column("payment_id").to_pylist()) == list(range(101, 20101))
+
+
+# -- a range of partitions: one query, one file per partition ----------------------------------------
+def _insert_payments(conn, rows: list[tuple]) -> None:
+    """(payment_id, customer_id, amount, payment_date) rows, on rental 1000."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO payment (payment_id, customer_id, rental_id, amount, payment_date, staff_id) "
+            "VALUES (%s, %s, 1000, %s, %s, 1)", rows)
+
+
+def _expected_ids(conn, window) -> list[int]:
+    """The window's payment ids, straight from the payment table (not through the extraction query)."""
+    found = conn.execute("SELECT payment_id FROM payment WHERE payment_date >= %s AND payment_date < %s",
+                         (window.start, window.end)).fetchall()
+    return sorted(r[0] for r in found)
+
+
+def _extract_range(arrow_conn, keys: list[str], batch_bytes: int) -> dict[str, tuple]:
+    """Partition key -> (its stats, its file's table), for consecutive partitions read by one stream."""
+    windows = [partition_window(k) for k in keys]
+    out = {}
+    with PurchaseStream(arrow_conn, windows, batch_bytes=batch_bytes) as stream:
+        for window in windows:
+            sink = io.BytesIO()
+            stats = stream.write_partition(window, sink)
+            out[window.key] = (stats, pq.read_table(io.BytesIO(sink.getvalue())))
+    return out
+
+
+@pytest.mark.parametrize("batch_bytes", [256, 8 << 20], ids=["tiny-batches", "one-batch"])
+def test_a_range_is_cut_into_partitions_at_their_exact_boundaries(oltp, arrow_conn, partitioning, batch_bytes):
+    """Rows at the first instant of a partition belong to it, not to the one before; a partition in the
+    middle without rows still gets its (empty) file; every row lands in exactly one partition."""
+    first = dt.datetime(2022, 2, 10, 22, tzinfo=UTC) if partitioning.name == "hourly" else dt.datetime(2022, 2, 10, tzinfo=UTC)
+    step = partitioning.step
+    keys = [(first + i * step).strftime(partitioning.key_format) for i in range(4)]
+    boundary_rows = []
+    for i in (0, 1, 3):  # partition 2 stays empty
+        start = first + i * step
+        boundary_rows += [
+            (1000 + 10 * i, 1, "1.00", start),  # exactly at the boundary: in this partition
+            (1001 + 10 * i, 1, "2.00", start + step / 2),
+            (1002 + 10 * i, 2, "3.00", start + step - dt.timedelta(microseconds=1)),  # last instant: still in
+        ]
+    boundary_rows.append((1100, 3, "4.00", first + 4 * step))  # first instant after the range: out
+    boundary_rows.append((1101, 3, "5.00", first - dt.timedelta(microseconds=1)))  # just before: out
+    _insert_payments(oltp, boundary_rows)
+
+    extracted = _extract_range(arrow_conn, keys, batch_bytes)
+
+    assert list(extracted) == keys
+    for key in keys:
+        stats, table = extracted[key]
+        expected = _expected_ids(oltp, partition_window(key))
+        assert table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
+        assert sorted(table.column("payment_id").to_pylist()) == expected, key
+        assert stats.rows == table.num_rows == len(expected)
+        assert (stats.null_ids, stats.negative_amounts, stats.duplicate_payment_ids) == (0, 0, 0)
+    assert extracted[keys[2]][1].num_rows == 0
+
+
+def test_checks_counted_while_writing_find_duplicate_ids_negative_amounts_and_null_ids(oltp, arrow_conn):
+    """Bad rows planted in PostgreSQL are counted per partition as an independent query counts them."""
+    oltp.execute("ALTER TABLE payment ALTER COLUMN customer_id DROP NOT NULL")
+    _insert_payments(oltp, [
+        (2001, 1, "1.00", dt.datetime(2022, 4, 1, 1, tzinfo=UTC)),
+        (2001, 1, "1.00", dt.datetime(2022, 4, 1, 2, tzinfo=UTC)),  # a payment_id twice in a day
+        (2002, 2, "-3.50", dt.datetime(2022, 4, 1, 3, tzinfo=UTC)),  # a negative amount
+        (2003, None, "2.00", dt.datetime(2022, 4, 2, 4, tzinfo=UTC)),  # a null customer id
+        (2001, 3, "2.00", dt.datetime(2022, 4, 2, 5, tzinfo=UTC)),  # the same id again, on the next day
+        (2004, 3, "2.00", dt.datetime(2022, 4, 3, 6, tzinfo=UTC)),  # a clean day
+    ])
+    keys = ["2022-04-01", "2022-04-02", "2022-04-03"]
+
+    extracted = _extract_range(arrow_conn, keys, batch_bytes=256)
+
+    for key in keys:
+        window = partition_window(key)
+        rows, ids, distinct_ids, null_customers, negative = oltp.execute(
+            "SELECT count(*), count(payment_id), count(DISTINCT payment_id), count(*) - count(customer_id), "
+            "count(*) FILTER (WHERE amount < 0) FROM payment WHERE payment_date >= %s AND payment_date < %s",
+            (window.start, window.end)).fetchone()
+        stats, table = extracted[key]
+        assert stats.rows == rows, key
+        # a row with a null id cannot go into the file (non-nullable column): counted, not written
+        assert table.num_rows == rows - null_customers - (rows - ids), key
+        assert stats.duplicate_payment_ids == ids - distinct_ids, key
+        assert stats.null_ids == null_customers + (rows - ids), key
+        assert stats.negative_amounts == negative, key
+    assert [extracted[k][0].duplicate_payment_ids for k in keys] == [1, 0, 0]  # per partition, not per range
+    assert [extracted[k][0].null_ids for k in keys] == [0, 1, 0]
+    assert [extracted[k][0].negative_amounts for k in keys] == [1, 0, 0]
