@@ -259,7 +259,9 @@ def stage_metric_history(ctx: Context) -> dict:
                      dagster=dagster_timings(ctx, m))
 
 
-DAY_MESSAGE = re.compile(r"^(\d{4}-\d{2}-\d{2}): ")
+# "<day>: ..." lines (or "<day>-HH:00: ..."): one per partition, several to a message when an asset
+# groups them (defs/partitioned.PartitionLog).
+DAY_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-\d{2}:\d{2})?: ", re.MULTILINE)
 
 
 def dagster_timings(ctx: Context, measured: Measured) -> dict | None:
@@ -267,8 +269,9 @@ def dagster_timings(ctx: Context, measured: Measured) -> dict | None:
 
     For each run the stage created: when it started and ended relative to the stage's process start,
     and for each step (one asset): its seconds, when its first day was done (each asset logs
-    "<day>: ..." after a day is written, checked and published), its cost per further day
-    ((last - first) / (days - 1)) and its fixed cost (seconds - days x per day: the Spark session,
+    "<day>: ..." after a day is written, checked and published; an asset that groups its days'
+    lines into fewer messages makes this the first message's time), its cost per further day
+    ((last message - first message) / (days after the first message's)) and its fixed cost (seconds - days x per day: the Spark session,
     loading the model, the connections...). `before_run_s` is the process start-up before the run
     (interpreter, imports, definitions, run creation), `after_run_s` the exit after it.
     """
@@ -295,19 +298,20 @@ def dagster_timings(ctx: Context, measured: Measured) -> dict | None:
                         step["start"] = at
                     elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
                         step["end"] = at
-                    elif kind is None and DAY_MESSAGE.match(entry.user_message or ""):
-                        step["days"].append(at)
+                    elif kind is None and DAY_LINE.match(entry.user_message or ""):
+                        step["days"].append((at, len(DAY_LINE.findall(entry.user_message))))
                 timed = {}
                 for key, step in sorted(steps.items(), key=lambda kv: kv[1].get("start", 0)):
                     if "start" not in step or "end" not in step:
                         continue
-                    seconds, days = step["end"] - step["start"], step["days"]
-                    out = {"start_s": round(step["start"], 3), "seconds": round(seconds, 3), "days": len(days)}
-                    if days:
-                        out["first_day_s"] = round(days[0] - step["start"], 3)
-                    if len(days) > 1:
-                        per_day = (days[-1] - days[0]) / (len(days) - 1)
-                        out.update(per_day_s=round(per_day, 4), fixed_s=round(seconds - len(days) * per_day, 3))
+                    seconds, messages = step["end"] - step["start"], step["days"]
+                    days = sum(count for _at, count in messages)
+                    out = {"start_s": round(step["start"], 3), "seconds": round(seconds, 3), "days": days}
+                    if messages:
+                        out["first_day_s"] = round(messages[0][0] - step["start"], 3)
+                    if len(messages) > 1:
+                        per_day = (messages[-1][0] - messages[0][0]) / (days - messages[0][1])
+                        out.update(per_day_s=round(per_day, 4), fixed_s=round(seconds - days * per_day, 3))
                     timed[key] = out
                 runs.append({
                     "job": rec.dagster_run.job_name, "status": rec.dagster_run.status.value,

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy, asset
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions
+from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, gate, materialize_partitions
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStats, PurchaseStream
 from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
@@ -57,10 +57,10 @@ def user_purchase_staging(
             gate(f"user_purchase_staging {key}", checks)
         warehouse.register_partition(DATASET, lake.dataset_path(DATASET), key)
         checks.append(volume.result("volume", key, stats.rows))
-        context.log.info(f"{key}: {stats.rows} payments from {oltp.describe()}")
+        progress.info(key, f"{stats.rows} payments from {oltp.describe()}")
         return PartitionOutcome(lake_partition_metadata(lake, partition, stats.rows), checks)
 
     # One connection and one query for the run's whole range, cut into partitions as it streams.
     windows = [partition_window(key) for key in context.partition_keys]
-    with oltp.connect_arrow() as conn, PurchaseStream(conn, windows) as purchases:
+    with oltp.connect_arrow() as conn, PurchaseStream(conn, windows) as purchases, PartitionLog(context) as progress:
         yield from materialize_partitions(context, materialize_partition)
