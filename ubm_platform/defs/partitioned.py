@@ -108,16 +108,25 @@ def _combine_metadata(by_key: dict[str, dict]) -> dict:
 
 
 def materialize_partitions(
-    context: AssetExecutionContext, materialize_partition: Callable[[str], PartitionOutcome]
+    context: AssetExecutionContext,
+    materialize_partition: Callable[[str], PartitionOutcome],
+    progress: PartitionLog | None = None,
 ) -> Iterator:
-    """Run `materialize_partition` for every partition of the run's range; yield Dagster's results."""
+    """Run `materialize_partition` for every partition of the run's range; yield Dagster's results.
+
+    `progress` (the PartitionLog the partitions log to) is flushed before anything is yielded: Dagster
+    stores a range's results (an event per partition) before the generator resumes."""
     outcomes: dict[str, PartitionOutcome] = {}
     for key in context.partition_keys:
         try:
             outcomes[key] = materialize_partition(key)
         except BlockedPartition as blocked:
+            if progress is not None:
+                progress.flush()
             yield from _combine_checks({**{k: o.checks for k, o in outcomes.items()}, key: blocked.checks})
             raise quality.refuse(blocked.what, quality.blocking_failures(blocked.checks)) from None
+    if progress is not None:
+        progress.flush()
     yield MaterializeResult(
         metadata=_combine_metadata({k: o.metadata for k, o in outcomes.items()}),
         check_results=_combine_checks({k: o.checks for k, o in outcomes.items()}),

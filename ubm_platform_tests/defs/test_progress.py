@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from dagster import MaterializeResult
 
-from ubm_platform.defs.partitioned import PartitionLog
+from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, materialize_partitions
 from ubm_platform.defs.progress import _ProgressHandler
 
 
@@ -58,3 +59,19 @@ def test_partition_log_with_no_interval_logs_each_line():
         progress.info("2022-01-01", "1 payments")
         progress.info("2022-01-02", "2 payments")
     assert context.log.messages == ["2022-01-01: 1 payments", "2022-01-02: 2 payments"]
+
+
+def test_the_lines_are_logged_before_the_range_results_go_to_dagster():
+    """Dagster stores a range's results (an event per partition) before the asset resumes: the
+    progress lines must not wait for that."""
+    context = _Context()
+    context.partition_keys = ["2022-01-01", "2022-01-02"]
+    progress = PartitionLog(context, interval_s=3600)
+
+    def materialize_partition(key: str) -> PartitionOutcome:
+        progress.info(key, "done")
+        return PartitionOutcome({"dagster/row_count": 1}, [])
+
+    results = materialize_partitions(context, materialize_partition, progress)
+    assert isinstance(next(results), MaterializeResult)
+    assert context.log.messages == ["2022-01-01: done\n2022-01-02: done"]

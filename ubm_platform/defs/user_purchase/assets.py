@@ -63,4 +63,4 @@ def user_purchase_staging(
     # One connection and one query for the run's whole range, cut into partitions as it streams.
     windows = [partition_window(key) for key in context.partition_keys]
     with oltp.connect_arrow() as conn, PurchaseStream(conn, windows) as purchases, PartitionLog(context) as progress:
-        yield from materialize_partitions(context, materialize_partition)
+        yield from materialize_partitions(context, materialize_partition, progress)
