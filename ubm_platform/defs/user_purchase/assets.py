@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy,
 
 from ubm_platform.defs import quality
 from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, gate, materialize_partitions
-from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
+from ubm_platform.defs.metadata import table_schema, written_partition_metadata
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStats, PurchaseStream
 from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
 from ubm_platform.resources.lake import LakeResource
@@ -58,7 +58,8 @@ def user_purchase_staging(
         warehouse.register_partition(DATASET, lake.dataset_path(DATASET), key)
         checks.append(volume.result("volume", key, stats.rows))
         progress.info(key, f"{stats.rows} payments from {oltp.describe()}")
-        return PartitionOutcome(lake_partition_metadata(lake, partition, stats.rows), checks)
+        metadata = written_partition_metadata(lake, partition, stats.rows, 1, USER_PURCHASE_SCHEMA, stats.first_rows)
+        return PartitionOutcome(metadata, checks)
 
     # One connection and one query for the run's whole range, cut into partitions as it streams.
     windows = [partition_window(key) for key in context.partition_keys]

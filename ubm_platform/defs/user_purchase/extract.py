@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ubm_platform import sql_files
+from ubm_platform.defs.metadata import PREVIEW_ROWS
 from ubm_platform.partitions import PartitionWindow, partition_window
 
 USER_PURCHASE_SCHEMA = pa.schema(
@@ -50,6 +51,7 @@ class PurchaseStats:
     null_ids: int = 0  # null payment_id or customer_id
     negative_amounts: int = 0
     duplicate_payment_ids: int = 0
+    first_rows: pa.Table | None = None  # the first PREVIEW_ROWS rows written, for the materialization's preview
 
 
 def to_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -172,7 +174,9 @@ class PurchaseStream:
                 rows = batch.slice(first, stop - first)
                 if rows.num_rows:
                     _count(rows, stats, payment_ids)
-                    writer.write_batch(_without_null_keys(rows))
+                    written = _without_null_keys(rows)
+                    writer.write_batch(written)
+                    _keep_first_rows(written, stats)
                 if self._pending is not None:
                     break
         if payment_ids:
@@ -197,6 +201,13 @@ def _count(rows: pa.RecordBatch, stats: PurchaseStats, payment_ids: list) -> Non
     stats.null_ids += payment_id.null_count + rows.column("customer_id").null_count
     stats.negative_amounts += pc.sum(pc.less(rows.column("amount"), 0)).as_py() or 0
     payment_ids.append(payment_id.drop_null().to_numpy())
+
+
+def _keep_first_rows(written: pa.RecordBatch, stats: PurchaseStats) -> None:
+    have = stats.first_rows.num_rows if stats.first_rows is not None else 0
+    if have < PREVIEW_ROWS and written.num_rows:
+        head = pa.Table.from_batches([written.slice(0, PREVIEW_ROWS - have)])
+        stats.first_rows = head if stats.first_rows is None else pa.concat_tables([stats.first_rows, head])
 
 
 def _without_null_keys(rows: pa.RecordBatch) -> pa.RecordBatch:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ubm_platform import sql_files
+from ubm_platform.defs.metadata import PREVIEW_ROWS
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStream, extract_user_purchase
 from ubm_platform.partitions import partition_window
 
@@ -151,6 +152,9 @@ def test_a_range_is_cut_into_partitions_at_their_exact_boundaries(oltp, arrow_co
         assert sorted(table.column("payment_id").to_pylist()) == expected, key
         assert stats.rows == table.num_rows == len(expected)
         assert (stats.null_ids, stats.negative_amounts, stats.duplicate_payment_ids) == (0, 0, 0)
+        # the preview's rows, kept while writing, are the file's first rows
+        preview = stats.first_rows.to_pylist() if stats.first_rows is not None else []
+        assert preview == table.slice(0, PREVIEW_ROWS).to_pylist()
     assert extracted[keys[2]][1].num_rows == 0
 
 
