@@ -189,3 +189,51 @@ def test_checks_counted_while_writing_find_duplicate_ids_negative_amounts_and_nu
     assert [extracted[k][0].duplicate_payment_ids for k in keys] == [1, 0, 0]  # per partition, not per range
     assert [extracted[k][0].null_ids for k in keys] == [0, 1, 0]
     assert [extracted[k][0].negative_amounts for k in keys] == [1, 0, 0]
+
+
+# -- the asset over a range: each partition written, checked and published on its own -----------------
+def _materialize_range(pg_database: str, tmp_path, first: str, last: str):
+    from dagster import DagsterInstance, materialize
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from ubm_platform.defs.user_purchase.assets import user_purchase_staging
+    from ubm_platform.resources.lake import LakeResource
+    from ubm_platform.resources.oltp import OltpPostgresResource
+    from ubm_platform.resources.warehouse import DuckDBWarehouseResource
+
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    result = materialize(
+        [user_purchase_staging], instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        resources={"oltp": OltpPostgresResource(dsn=pg_database), "lake": lake,
+                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=lake.root)},
+    )
+    return result, tmp_path / "lake" / "stage" / "user_purchase"
+
+
+def test_a_range_run_publishes_each_day_with_its_own_rows_and_an_empty_day_too(oltp, pg_database, tmp_path):
+    _insert_payments(oltp, [(3000 + i, 1, "1.00", dt.datetime(2022, 5, 1 + 2 * (i % 2), i, tzinfo=UTC)) for i in range(6)])
+    result, dataset = _materialize_range(pg_database, tmp_path, "2022-05-01", "2022-05-03")
+    assert result.success
+    for key in ("2022-05-01", "2022-05-02", "2022-05-03"):
+        files = list((dataset / f"insert_date={key}").glob("*.parquet"))
+        assert len(files) == 1, key
+        assert sorted(pq.read_table(files[0]).column("payment_id").to_pylist()) == _expected_ids(oltp, partition_window(key))
+    assert not list((dataset / "_staging").glob("**/*.parquet"))
+
+
+def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(oltp, pg_database, tmp_path):
+    _insert_payments(oltp, [
+        (4001, 1, "1.00", dt.datetime(2022, 6, 1, 5, tzinfo=UTC)),
+        (4002, 1, "-1.00", dt.datetime(2022, 6, 2, 5, tzinfo=UTC)),  # blocks 2022-06-02
+        (4003, 1, "1.00", dt.datetime(2022, 6, 3, 5, tzinfo=UTC)),
+    ])
+    result, dataset = _materialize_range(pg_database, tmp_path, "2022-06-01", "2022-06-03")
+    assert not result.success
+    assert len(list((dataset / "insert_date=2022-06-01").glob("*.parquet"))) == 1
+    assert not (dataset / "insert_date=2022-06-02").exists() and not (dataset / "insert_date=2022-06-03").exists()
+    assert not list((dataset / "_staging").glob("**/*.parquet"))
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert not checks["keys_and_values"].passed
+    assert checks["keys_and_values"].metadata["failed_partitions"].value == "2022-06-02"
