@@ -112,8 +112,12 @@ class _Prefetcher:
             raise item
         return item
 
-    def stop(self) -> None:
+    def stop(self, cancel) -> None:
+        """Stop reading; `cancel()` (the query's) is called first if the stream is not finished, so the
+        server stops computing the rest of a range after a failed partition and the read returns."""
         self._stopped.set()
+        if self._thread.is_alive():
+            cancel()
         self._thread.join()
 
 
@@ -185,7 +189,7 @@ class PurchaseStream:
         return stats
 
     def close(self) -> None:
-        self._batches.stop()
+        self._batches.stop(cancel=self._cursor.adbc_cancel)
         self._cursor.close()
 
     def __enter__(self) -> "PurchaseStream":

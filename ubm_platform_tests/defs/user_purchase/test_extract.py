@@ -237,3 +237,14 @@ def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(o
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert not checks["keys_and_values"].passed
     assert checks["keys_and_values"].metadata["failed_partitions"].value == "2022-06-02"
+
+
+def test_a_stream_closed_before_its_end_leaves_the_connection_usable(oltp, arrow_conn):
+    """After a failed partition the rest of the range is cancelled, not left running on the connection."""
+    _insert_payments(oltp, [(5000 + i, 1, "1.00", dt.datetime(2022, 7, 1 + i % 5, 1, tzinfo=UTC)) for i in range(50)])
+    windows = [partition_window(f"2022-07-0{d}") for d in range(1, 6)]
+    with PurchaseStream(arrow_conn, windows, batch_bytes=256) as stream:
+        assert stream.write_partition(windows[0], io.BytesIO()).rows == 10
+    with arrow_conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) AS n FROM payment")
+        assert cursor.fetchone()[0] == oltp.execute("SELECT count(*) FROM payment").fetchone()[0]
