@@ -209,9 +209,10 @@ def stage_extract_one_day(ctx: Context) -> dict:
                      day=ctx.one_day, rows_are="payments staged", dagster=dagster_timings(ctx, m))
 
 
-def _history_stage(ctx: Context, name: str, asset: str, rows_are: str) -> dict:
+def _history_stage(ctx: Context, name: str, asset: str, rows_are: str, timeout_s: float | None = None) -> dict:
     """One `dagster asset materialize --partition-range` over the whole range, rows counted in the lake."""
-    m = _materialize(ctx, name, asset, ["--partition-range", ctx.range_arg], ctx.timeout(900, 60))
+    m = _materialize(ctx, name, asset, ["--partition-range", ctx.range_arg],
+                     timeout_s if timeout_s is not None else ctx.timeout(900, 60))
     return record_of(m, rows=_counted(m, lambda: lake_rows(ctx, asset, ctx.days)),
                      days=len(ctx.days), rows_are=rows_are, dagster=dagster_timings(ctx, m))
 
@@ -245,10 +246,8 @@ def stage_train_model(ctx: Context) -> dict:
 
 
 def stage_classify_history(ctx: Context) -> dict:
-    m = _materialize(ctx, "classify_history", "classified_movie_review", ["--partition-range", ctx.range_arg],
-                     ctx.timeout(3600, 120))
-    return record_of(m, rows=_counted(m, lambda: lake_rows(ctx, "classified_movie_review", ctx.days)),
-                     days=len(ctx.days), rows_are="reviews classified", dagster=dagster_timings(ctx, m))
+    return _history_stage(ctx, "classify_history", "classified_movie_review", "reviews classified",
+                          ctx.timeout(3600, 120))
 
 
 def stage_metric_history(ctx: Context) -> dict:

@@ -144,7 +144,7 @@ def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: 
         by = counts.get(index, {})
         summary.append({"key": partition["key"], "output": folder, "rows": sum(by.values()),
                         "by_sentiment": {label: by.get(label, 0) for label in LABELS}})
-    return {"partitions": summary, "rows": sum(p["rows"] for p in summary),
+    return {"partitions": summary, "rows": classified,
             "by_sentiment": {label: sum(p["by_sentiment"][label] for p in summary) for label in LABELS},
             "model_version": load_model(model_dir)[1]["version"]}
 

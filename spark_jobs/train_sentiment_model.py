@@ -7,7 +7,7 @@ Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, 
   review_str
     -> SQLTransformer  norm_text: lower-case, PTB tokens (-lrb-, ``), "isn't"/"is n't" -> "is not", clitics, punctuation
     -> SQLTransformer  neg_text: negation scope marking ("not very good" -> "not neg_very neg_good")
-    -> SQLTransformer  stem_text: every word cut to its first 5 characters ("entertaining" -> "enter")
+    -> SQLTransformer  stem_text: every word cut to its first 5 characters, marked ("entertaining" -> "~enter")
     -> views: word 1/2/3-grams of neg_text, stem 1/2-grams of stem_text (RegexTokenizer, NGram)
        (character n-grams of norm_text are available as a param; no better on dev and ~3x slower to apply)
     -> one CountVectorizer (binary) + one multinomial NaiveBayes (3 classes) per view
@@ -18,8 +18,10 @@ Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, 
     -> LogisticRegression (multinomial), the stacker, trained on OUT-OF-FOLD NB scores
   output: `probability` (vector: negative, neutral, positive) and `prediction` (0, 1, 2).
 
-Only the training procedure (out-of-fold scores) uses Python code; the saved PipelineModel holds built-in stages only,
-so `PipelineModel.load` works with plain pyspark anywhere.
+The saved model is that stack compiled (compile_stack): the token stages, then ONE CountVectorizer over every
+view's n-grams and ONE LogisticRegressionModel, which give the stack's probabilities. Only the training procedure
+(out-of-fold scores) uses Python code; the saved PipelineModel holds built-in stages only, so
+`PipelineModel.load` works with plain pyspark anywhere.
 """
 from __future__ import annotations
 
@@ -245,8 +247,7 @@ def embedding_vectors(n_words: int, lexicons) -> tuple[list[str], np.ndarray]:
     glove = np.asarray(np.load(str(data.joinpath("glove_6B_50d_emb.npy")), mmap_mode="r")[:len(glove_words)],
                        dtype=np.float32)
     valences = lexicon_valences(lexicons)
-    index = {w: i for i, w in enumerate(glove_words)}
-    words = glove_words + sorted(set(valences) - set(index))
+    words = glove_words + sorted(set(valences) - set(glove_words))
     dim, n_lex = glove.shape[1] if len(glove) else 50, len(lexicons)
     table = np.zeros((2 * len(words), dim + 4 * n_lex), dtype=np.float32)
     table[:len(glove), :dim] = glove
@@ -469,7 +470,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     bc.unpersist()
     stacked_model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
                                   + [m for _, m in vocabularies] + nb_models + list(head_model.stages))
-    model = compile_stack(token_model.stages, vocabularies, nb_models, word_vectors, head_model, work_dir)
+    model = compile_stack(spark, token_model.stages, vocabularies, nb_models, word_vectors, head_model, work_dir)
     _log(f"fitted on {int(docs.sum())} rows in {time.time() - t0:.1f}s "
          f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)})")
     return model, stacked_model, views
@@ -478,8 +479,8 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
 # --------------------------------------------------------------------------------------------------
 # compiling the stack into one linear model (what classifying runs)
 
-def compile_stack(token_stages, vocabularies, nb_models, word_vectors: Embedding | None, head_model,
-                  work_dir: str) -> PipelineModel:
+def compile_stack(spark: SparkSession, token_stages, vocabularies, nb_models, word_vectors: Embedding | None,
+                  head_model, work_dir: str) -> PipelineModel:
     """The fitted stack as ONE logistic regression over one binary CountVectorizer, with the same outputs.
 
     Every step after the token arrays is linear: a NB view's rawPrediction is pi + theta x (x its binary
@@ -491,7 +492,6 @@ def compile_stack(token_stages, vocabularies, nb_models, word_vectors: Embedding
     (K numbers a word instead of the table's width). Classifying then runs one vocabulary lookup, one small
     mean and one sparse dot product instead of a CountVectorizer, a naive Bayes and their vector conversions
     per view, a wide mean vector, a PCA and a dense assembler."""
-    spark = SparkSession.getActiveSession()
     stages = head_model.stages
     stacker = stages[-1]
     rotation = next((st for st in stages if isinstance(st, PCAModel)), None)

@@ -1,7 +1,6 @@
 """The vendor's reviews: landed and validated (movie_review_raw), then classified by Spark."""
 
 import json
-import posixpath
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +16,7 @@ from ubm_platform.defs.movie_review.validation import (
     validate_reviews,
 )
 from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
-from ubm_platform.partitions import FRESHNESS, partitions_def
+from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
 from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
@@ -165,7 +164,7 @@ def classified_movie_review(
     with lake.staging_area("classified_movie_review") as area:
         partitions_file = f"{area}/partitions.json"
         lake.write_text(partitions_file, json.dumps({"partitions": [
-            {"key": key, "path": posixpath.relpath(lake.partition_path("movie_review_raw", key), raw_dataset)}
+            {"key": key, "path": partition_window(key).path}
             for key in context.partition_keys
         ]}))
         summary = spark.run_job(
