@@ -26,7 +26,15 @@ def _ratio(results: dict, name: str) -> tuple[float | None, dict]:
         if not (ext and copy and ext.get("rows_per_s") and copy.get("rows_per_s")):
             return None, {}
         detail = {"extract_rows_per_s": ext["rows_per_s"], "copy_rows_per_s": copy["rows_per_s"]}
-        one = s("extract_one_day")
+        # The extraction step alone (Dagster's STEP_START to STEP_SUCCESS: query, Parquet, checks, the
+        # partitions' events), without the process start and run launch the verdict's wall time includes.
+        step = next((r["steps"].get("user_purchase_staging") for r in (ext.get("dagster") or {}).get("runs", [])
+                     if "user_purchase_staging" in r.get("steps", {})), None)
+        if step and step.get("seconds"):
+            detail["step_ratio"] = round(ext["rows"] / step["seconds"] / copy["rows_per_s"], 3)
+        one, copy_day = s("extract_one_day"), s("copy_one_day")
+        if one and copy_day and one.get("rows_per_s") and copy_day.get("rows_per_s"):
+            detail["one_day_ratio"] = round(one["rows_per_s"] / copy_day["rows_per_s"], 4)
         # Marginal rate: the history run's extra rows over its extra seconds compared with the one-day
         # run, i.e. throughput with the fixed costs (process, Dagster run, first connection) taken out.
         if one and one.get("rows") is not None and ext["seconds"] > one["seconds"] and ext["rows"] > one["rows"]:
@@ -160,6 +168,10 @@ def markdown(results: dict, comparison: str | None = None) -> str:
         extra = ""
         if t["name"] == "extraction_vs_copy" and t.get("marginal_ratio") is not None:
             extra = f"; marginal (fixed costs out): {_ratio_text(t['marginal_ratio'])}"
+        if t["name"] == "extraction_vs_copy" and t.get("step_ratio") is not None:
+            extra += f"; the Dagster step alone: {_ratio_text(t['step_ratio'])}"
+        if t["name"] == "extraction_vs_copy" and t.get("one_day_ratio") is not None:
+            extra += f"; one day (extract_one_day ÷ copy_one_day): {_ratio_text(t['one_day_ratio'])}"
         trows.append((t["name"], t["what"], t["target"] + note, _ratio_text(t["ratio"]) + extra, t["verdict"]))
     out.append(_table(["target", "measure", "target", "measured", "verdict"], trows, set()))
     failed = {n: r for n, r in results["stages"].items() if r["status"] in ("failed", "timeout")}

@@ -221,13 +221,21 @@ def stage_extract_history(ctx: Context) -> dict:
     return _history_stage(ctx, "extract_history", "user_purchase_staging", "payments staged")
 
 
-def stage_copy_baseline(ctx: Context) -> dict:
-    m = _measure(ctx, "copy_baseline", [PY, "-m", "benchmarks.probes", "copy-baseline", "--from", ctx.first,
-                                        "--to", ctx.last], ctx.timeout(300, 20))
+def _copy_stage(ctx: Context, name: str, first: str, last: str, what: str) -> dict:
+    m = _measure(ctx, name, [PY, "-m", "benchmarks.probes", "copy-baseline", "--from", first, "--to", last],
+                 ctx.timeout(300, 20))
     inner = _probe_result(m)
     return record_of(m, rows=inner.get("rows"), seconds=inner.get("copy_s"), inner=inner,
-                     rows_are="rows of COPY (extract_user_purchase.sql over the range) TO STDOUT, discarded; "
+                     rows_are=f"rows of COPY (extract_user_purchase.sql over {what}) TO STDOUT, discarded; "
                               "seconds = the COPY alone (connection excluded)")
+
+
+def stage_copy_baseline(ctx: Context) -> dict:
+    return _copy_stage(ctx, "copy_baseline", ctx.first, ctx.last, "the range")
+
+
+def stage_copy_one_day(ctx: Context) -> dict:
+    return _copy_stage(ctx, "copy_one_day", ctx.one_day, ctx.one_day, f"extract_one_day's day, {ctx.one_day}")
 
 
 def stage_land_reviews_history(ctx: Context) -> dict:
@@ -387,6 +395,8 @@ STAGES = [
     Stage("spark_session_start", "a", "start and stop a local SparkSession (the fixed-cost yardstick)",
           stage_spark_session_start, requires=()),
     Stage("extract_one_day", "b", "user_purchase_staging, one day", stage_extract_one_day),
+    Stage("copy_one_day", "b", "PostgreSQL COPY of the same query for extract_one_day's day, discarded",
+          stage_copy_one_day),
     Stage("extract_history", "c", "user_purchase_staging, the whole range in one run", stage_extract_history),
     Stage("copy_baseline", "c", "PostgreSQL COPY of the same query over the range, discarded", stage_copy_baseline),
     Stage("land_reviews_history", "d", "movie_review_raw, the whole range in one run", stage_land_reviews_history),

@@ -4,7 +4,7 @@ The partitioned assets use `BackfillPolicy.single_run()`: a backfill of many day
 run per asset, so Spark, the Dagster run and the connections start once, while each partition is
 still written, checked and published on its own. A partition's function returns its metadata and
 check results, or raises `BlockedPartition` when a blocking check failed (its staged data is then
-thrown away).
+thrown away); it logs its outcome to the run's PartitionLog.
 """
 
 from __future__ import annotations
@@ -109,24 +109,22 @@ def _combine_metadata(by_key: dict[str, dict]) -> dict:
 
 def materialize_partitions(
     context: AssetExecutionContext,
-    materialize_partition: Callable[[str], PartitionOutcome],
-    progress: PartitionLog | None = None,
+    materialize_partition: Callable[[str, PartitionLog], PartitionOutcome],
+    log_interval_s: float = 1.0,
 ) -> Iterator:
-    """Run `materialize_partition` for every partition of the run's range; yield Dagster's results.
-
-    `progress` (the PartitionLog the partitions log to) is flushed before anything is yielded: Dagster
-    stores a range's results (an event per partition) before the generator resumes."""
+    """Run `materialize_partition(key, progress)` for every partition of the run's range; yield
+    Dagster's results. The partitions log their outcome to `progress`, a PartitionLog flushed before
+    anything is yielded: Dagster stores a range's results (an event per partition) before the
+    generator resumes."""
     outcomes: dict[str, PartitionOutcome] = {}
-    for key in context.partition_keys:
-        try:
-            outcomes[key] = materialize_partition(key)
-        except BlockedPartition as blocked:
-            if progress is not None:
+    with PartitionLog(context, log_interval_s) as progress:
+        for key in context.partition_keys:
+            try:
+                outcomes[key] = materialize_partition(key, progress)
+            except BlockedPartition as blocked:
                 progress.flush()
-            yield from _combine_checks({**{k: o.checks for k, o in outcomes.items()}, key: blocked.checks})
-            raise quality.refuse(blocked.what, quality.blocking_failures(blocked.checks)) from None
-    if progress is not None:
-        progress.flush()
+                yield from _combine_checks({**{k: o.checks for k, o in outcomes.items()}, key: blocked.checks})
+                raise quality.refuse(blocked.what, quality.blocking_failures(blocked.checks)) from None
     yield MaterializeResult(
         metadata=_combine_metadata({k: o.metadata for k, o in outcomes.items()}),
         check_results=_combine_checks({k: o.checks for k, o in outcomes.items()}),

@@ -1,6 +1,7 @@
 """The warehouse on AWS: Redshift, reading the S3 lake through Spectrum external tables.
 
-- `register_partition` makes a published lake partition visible: it ensures the external schema
+- `partition_registry` (and `register_partition`, a registry of one key) makes published lake
+  partitions visible over one connection: it ensures the external schema
   `spectrum` (Glue Data Catalog) and the dataset's external table exist (DDL in
   sql/warehouse/redshift/), then runs `ALTER TABLE spectrum.<table> ADD IF NOT EXISTS PARTITION ...`,
   all with autocommit, since Redshift refuses external DDL inside a transaction block.
@@ -163,9 +164,10 @@ class RedshiftWarehouseResource(WarehouseResource):
         return cursor
 
     # -- WarehouseResource -------------------------------------------------------------------
-    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
-        """Make a published lake partition visible to Spectrum (external DDL, autocommit)."""
-        window = partition_window(partition_key)
+    @contextmanager
+    def partition_registry(self, table: str, dataset_path: str) -> Iterator[Callable[[str], None]]:
+        """Spectrum partitions of one table over one autocommit connection (external DDL refuses a
+        transaction block): schema and table made sure of once, then ADD PARTITION per key."""
         if table not in EXTERNAL_TABLE_DDL:
             raise ValueError(f"no Spectrum table for {table!r} (known: {sorted(EXTERNAL_TABLE_DDL)})")
         if not self.lake_root.startswith("s3://"):
@@ -181,10 +183,15 @@ class RedshiftWarehouseResource(WarehouseResource):
                 self._create_if_missing(
                     cursor, EXTERNAL_TABLE_EXISTS, {"table_name": table}, EXTERNAL_TABLE_DDL[table], location=location
                 )
-                self._execute(
-                    cursor, ADD_PARTITION, fragments={"partition_spec": window.spectrum_partition_spec},
-                    table=table, location=location, partition_path=window.path,
-                )
+
+                def register(partition_key: str) -> None:
+                    window = partition_window(partition_key)
+                    self._execute(
+                        cursor, ADD_PARTITION, fragments={"partition_spec": window.spectrum_partition_spec},
+                        table=table, location=location, partition_path=window.path,
+                    )
+
+                yield register
             finally:
                 cursor.close()
 

@@ -118,8 +118,15 @@ class MetricRange:
 class WarehouseResource(ConfigurableResource):
     """What the assets need from a warehouse; DuckDB and Redshift implement it."""
 
-    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
+    def partition_registry(self, table: str, dataset_path: str) -> ContextManager[Callable[[str], None]]:
+        """`register(partition_key)` for a run's partitions of one dataset: the external table is made
+        sure of once and one connection serves the whole range."""
         raise NotImplementedError
+
+    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
+        """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
+        with self.partition_registry(table, dataset_path) as register:
+            register(partition_key)
 
     def metric_range(self, partition_keys: list[str]) -> ContextManager[MetricRange]:
         """A MetricRange for the partitions on one connection, closed when the block ends."""
@@ -156,18 +163,24 @@ class DuckDBWarehouseResource(WarehouseResource):
         sql = sql_files.to_paramstyle(sql_files.render(name), "dollar")
         return conn.execute(sql, params or {})
 
-    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
-        """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
-        partition_window(partition_key)  # a key of the configured granularity, or an error
+    @contextmanager
+    def partition_registry(self, table: str, dataset_path: str) -> Iterator[Callable[[str], None]]:
         location = f"{self.lake_root.rstrip('/')}/{dataset_path}"
-        if (self.path, table, location) in _REGISTERED_VIEWS:
-            return  # the view reads every partition by glob: once per process is enough
-        with self.connect() as conn:
-            for statement in sql_files.statements(
-                sql_files.render("warehouse/duckdb/external_table.sql", table=table, location=location)
-            ):
-                conn.execute(statement)
-        _REGISTERED_VIEWS.add((self.path, table, location))
+
+        def register(partition_key: str) -> None:
+            partition_window(partition_key)  # a key of the configured granularity, or an error
+            # The view reads every partition by glob: created once per process, at the first published
+            # partition (DuckDB binds the glob when the view is created).
+            if (self.path, table, location) in _REGISTERED_VIEWS:
+                return
+            with self.connect() as conn:
+                for statement in sql_files.statements(
+                    sql_files.render("warehouse/duckdb/external_table.sql", table=table, location=location)
+                ):
+                    conn.execute(statement)
+            _REGISTERED_VIEWS.add((self.path, table, location))
+
+        yield register
 
     @contextmanager
     def metric_range(self, partition_keys: list[str]) -> Iterator[MetricRange]:

@@ -66,12 +66,11 @@ def test_the_lines_are_logged_before_the_range_results_go_to_dagster():
     progress lines must not wait for that."""
     context = _Context()
     context.partition_keys = ["2022-01-01", "2022-01-02"]
-    progress = PartitionLog(context, interval_s=3600)
 
-    def materialize_partition(key: str) -> PartitionOutcome:
+    def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
         progress.info(key, "done")
         return PartitionOutcome({"dagster/row_count": 1}, [])
 
-    results = materialize_partitions(context, materialize_partition, progress)
+    results = materialize_partitions(context, materialize_partition, log_interval_s=3600)
     assert isinstance(next(results), MaterializeResult)
     assert context.log.messages == ["2022-01-01: done\n2022-01-02: done"]

@@ -171,6 +171,18 @@ def test_register_partition_creates_the_schema_and_table_once_then_adds_partitio
     assert all(autocommit for _sql, _params, autocommit in state.statements)
 
 
+def test_a_runs_partitions_are_registered_over_one_connection(fake_redshift):
+    state, make = fake_redshift
+    days = ["2022-01-02", "2022-01-03", "2022-01-04"]
+    with make("s3://ubm-lake/prod").partition_registry("user_purchase_staging", "stage/user_purchase") as register:
+        for day in days:
+            register(day)
+    assert state.connections == 1
+    assert sorted(state.partitions) == [("user_purchase_staging", day) for day in days]
+    existence_checks = [sql for sql, _p, _a in state.statements if "svv_external" in sql]
+    assert len(existence_checks) == 2, "schema and table looked up once for the run, not per partition"
+
+
 def test_hourly_partitions_register_both_partition_columns(fake_redshift, monkeypatch):
     monkeypatch.setenv("UBM_PARTITION", "hourly")
     state, make = fake_redshift

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, Failure, MetadataValu
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions
+from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, gate, materialize_partitions
 from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -85,7 +85,7 @@ def movie_review_raw(
 ):
     volume = quality.VolumeBaseline(context.instance, "movie_review_raw")
 
-    def materialize_partition(key: str) -> PartitionOutcome:
+    def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
         source = landing.review_file(key)
         if not landing.exists(source):
             raise Failure(
@@ -111,7 +111,7 @@ def movie_review_raw(
                 f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
             )
         checks.append(volume.result("volume", key, report.valid_rows))
-        context.log.info(f"{key}: {report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
+        progress.info(key, f"{report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
         metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
         metadata.update(report.as_metadata())
         metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
@@ -177,19 +177,22 @@ def classified_movie_review(
         )
         classified = {p["key"]: p for p in summary["partitions"]}
 
-        def materialize_partition(key: str) -> PartitionOutcome:
+        def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
             raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", key), ["cid"]))
             staged = f"{area}/classified/{classified[key]['output']}"
             checks = classified_checks(lake, staged, raw_rows)
             gate(f"classified_movie_review {key}", checks)
             partition = lake.partition_path("classified_movie_review", key)
             lake.publish(staged, partition)
-            warehouse.register_partition("classified_movie_review", lake.dataset_path("classified_movie_review"), key)
+            register_partition(key)
             rows = classified[key]["rows"]
-            context.log.info(f"{key}: {rows} reviews classified by {summary['model_version']}")
+            progress.info(key, f"{rows} reviews classified by {summary['model_version']}")
             metadata = lake_partition_metadata(lake, partition, rows)
             metadata.update({f"{label}_reviews": n for label, n in classified[key]["by_sentiment"].items()})
             metadata["model_version"] = summary["model_version"]
             return PartitionOutcome(metadata, checks)
 
-        yield from materialize_partitions(context, materialize_partition)
+        with warehouse.partition_registry(
+            "classified_movie_review", lake.dataset_path("classified_movie_review")
+        ) as register_partition:
+            yield from materialize_partitions(context, materialize_partition)

@@ -48,14 +48,14 @@ def user_purchase_staging(
 ):
     volume = quality.VolumeBaseline(context.instance, DATASET)
 
-    def materialize_partition(key: str) -> PartitionOutcome:
+    def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
         partition = lake.partition_path(DATASET, key)
         with lake.staged_directory(partition) as staging:
             with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
                 stats = purchases.write_partition(partition_window(key), sink)
             checks = purchase_checks(lake, staging.path, stats)
             gate(f"user_purchase_staging {key}", checks)
-        warehouse.register_partition(DATASET, lake.dataset_path(DATASET), key)
+        register_partition(key)
         checks.append(volume.result("volume", key, stats.rows))
         progress.info(key, f"{stats.rows} payments from {oltp.describe()}")
         metadata = written_partition_metadata(lake, partition, stats.rows, 1, USER_PURCHASE_SCHEMA, stats.first_rows)
@@ -63,5 +63,9 @@ def user_purchase_staging(
 
     # One connection and one query for the run's whole range, cut into partitions as it streams.
     windows = [partition_window(key) for key in context.partition_keys]
-    with oltp.connect_arrow() as conn, PurchaseStream(conn, windows) as purchases, PartitionLog(context) as progress:
-        yield from materialize_partitions(context, materialize_partition, progress)
+    with (
+        oltp.connect_arrow() as conn,
+        PurchaseStream(conn, windows) as purchases,
+        warehouse.partition_registry(DATASET, lake.dataset_path(DATASET)) as register_partition,
+    ):
+        yield from materialize_partitions(context, materialize_partition)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, TableColumn, TableSchema, asset
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import BlockedPartition, PartitionOutcome, materialize_partitions
+from ubm_platform.defs.partitioned import BlockedPartition, PartitionLog, PartitionOutcome, materialize_partitions
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
@@ -88,14 +88,14 @@ def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseRes
     keys = context.partition_keys
     # One warehouse connection for the run; the lake is read once for the whole range.
     with warehouse.metric_range(keys) as metric:
-        def materialize_partition(key: str) -> PartitionOutcome:
+        def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
             replacement = metric.replace(
                 key, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
             )
             checks = metric_checks(replacement.stats, replacement.columns)
             if not replacement.committed:
                 raise BlockedPartition(f"user_behavior_metric {key}", checks)
-            context.log.info(f"{key}: {replacement.rows} customer rows")
+            progress.info(key, f"{replacement.rows} customer rows")
             metadata = {"dagster/row_count": replacement.rows, "dagster/column_schema": METRIC_COLUMNS}
             if key == keys[-1]:  # a range run shows its last partition's preview only (defs/partitioned.py)
                 columns, preview = metric.query(PREVIEW_SQL, partition_window(key).sql_params)
