@@ -14,6 +14,10 @@ TARGETS = [
 ]
 
 
+EXTRACTION_DETAILS = [("marginal_ratio", "marginal (fixed costs out)"), ("step_ratio", "the Dagster step alone"),
+                      ("one_day_ratio", "one day (extract_one_day ÷ copy_one_day)")]
+
+
 def _stage(results: dict, name: str) -> dict | None:
     rec = results["stages"].get(name)
     return rec if rec and rec.get("status") == "ok" else None
@@ -165,13 +169,9 @@ def markdown(results: dict, comparison: str | None = None) -> str:
     trows = []
     for t in results.get("targets", []):
         note = "" if t["set_for_scale"] in (None, scale) else f" (target set for scale {t['set_for_scale']:g})"
-        extra = ""
-        if t["name"] == "extraction_vs_copy" and t.get("marginal_ratio") is not None:
-            extra = f"; marginal (fixed costs out): {_ratio_text(t['marginal_ratio'])}"
-        if t["name"] == "extraction_vs_copy" and t.get("step_ratio") is not None:
-            extra += f"; the Dagster step alone: {_ratio_text(t['step_ratio'])}"
-        if t["name"] == "extraction_vs_copy" and t.get("one_day_ratio") is not None:
-            extra += f"; one day (extract_one_day ÷ copy_one_day): {_ratio_text(t['one_day_ratio'])}"
+        # the extraction target's other views, shown beside its verdict
+        extra = "".join(f"; {label}: {_ratio_text(t[key])}" for key, label in EXTRACTION_DETAILS
+                        if t.get(key) is not None)
         trows.append((t["name"], t["what"], t["target"] + note, _ratio_text(t["ratio"]) + extra, t["verdict"]))
     out.append(_table(["target", "measure", "target", "measured", "verdict"], trows, set()))
     failed = {n: r for n, r in results["stages"].items() if r["status"] in ("failed", "timeout")}
