@@ -20,9 +20,12 @@ import argparse
 import posixpath
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.ml import PipelineModel
+from pyspark.ml.pipeline import PipelineSharedReadWrite
 from pyspark.ml.functions import vector_to_array
+from pyspark.ml.util import DefaultParamsReader
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -43,19 +46,37 @@ def _read_text(path: str) -> str:
 
 
 _MODELS: dict = {}
+LOAD_THREADS = 8
 
 
-def load_model(model_dir: str):
+def load_pipeline(spark: SparkSession, path: str) -> PipelineModel:
+    """What `PipelineModel.load(path)` returns, with the stages read concurrently.
+
+    Reading a stage is a few small Spark jobs (its metadata, then its data); `PipelineModel.load` reads
+    the model's 13 stages one after another, and that was the largest part of a one-day classification's
+    fixed cost after Spark's start-up. Spark runs jobs from several threads at once, so the reads overlap
+    (docs/performance.md, "Fixed costs"). Same reader functions as `PipelineModel.load`, same stages."""
+    metadata = DefaultParamsReader.loadMetadata(path, spark, "org.apache.spark.ml.PipelineModel")
+    uids = metadata["paramMap"]["stageUids"]
+    stage_paths = [PipelineSharedReadWrite.getStagePath(uid, index, len(uids), os.path.join(path, "stages"))
+                   for index, uid in enumerate(uids)]
+    with ThreadPoolExecutor(max_workers=LOAD_THREADS, thread_name_prefix="load-model-stage") as pool:
+        stages = list(pool.map(lambda stage_path: DefaultParamsReader.loadParamsInstance(stage_path, spark),
+                               stage_paths))
+    return PipelineModel(stages)._resetUid(metadata["uid"])
+
+
+def load_model(spark: SparkSession, model_dir: str):
     """(PipelineModel, metadata), loaded once per process: a range of days reuses it (a load costs seconds)."""
     if model_dir not in _MODELS:
         meta = json.loads(_read_text(os.path.join(model_dir, "ubm_model.json")))
-        _MODELS[model_dir] = (PipelineModel.load(os.path.join(model_dir, "pipeline")), meta)
+        _MODELS[model_dir] = (load_pipeline(spark, os.path.join(model_dir, "pipeline")), meta)
     return _MODELS[model_dir]
 
 
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tuple[str, ...] = ()) -> DataFrame:
     """The reviews classified, in CLASSIFIED_SCHEMA's columns, then the `carry` columns passed through."""
-    model, meta = load_model(model_dir)
+    model, meta = load_model(spark, model_dir)
     labels = meta.get("labels", LABELS)
     version = str(meta["version"])
     df = reviews.select(F.col("cid").cast("long").alias("cid"), F.col("review_id").cast("string").alias("review_id"),
@@ -146,7 +167,7 @@ def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: 
                         "by_sentiment": {label: by.get(label, 0) for label in LABELS}})
     return {"partitions": summary, "rows": classified,
             "by_sentiment": {label: sum(p["by_sentiment"][label] for p in summary) for label in LABELS},
-            "model_version": load_model(model_dir)[1]["version"]}
+            "model_version": load_model(spark, model_dir)[1]["version"]}
 
 
 def _dagster_pipes():

@@ -347,3 +347,20 @@ def test_the_classify_job_applies_the_trained_model(spark, trained, tmp_path):
     partitions.write_text("{}")
     with pytest.raises(ValueError, match="not a partitions file"):
         cmr.run(spark, str(tmp_path / "in"), str(partitions), str(tmp_path / "out2"), str(out))
+
+def test_the_concurrent_model_loader_gives_what_pipeline_model_load_gives(spark, trained):
+    """cmr.load_pipeline reads the stages in threads: same stages, same order, same probabilities."""
+    out, _ = trained
+    path = str(out / "pipeline")
+    reference, loaded = PipelineModel.load(path), cmr.load_pipeline(spark, path)
+    assert loaded.uid == reference.uid
+    assert [(type(s), s.uid) for s in loaded.stages] == [(type(s), s.uid) for s in reference.stages]
+    assert len(reference.stages) > cmr.LOAD_THREADS // 2  # enough stages that the threads really overlap
+    texts = spark.createDataFrame([(t,) for t, _ in synthetic(25, seed=11)], "review_str string")
+
+    def probabilities(model):
+        return [r.p for r in model.transform(texts).select(vector_to_array("probability").alias("p")).collect()]
+
+    assert probabilities(loaded) == probabilities(reference)
+    with pytest.raises(Exception, match="PipelineModel"):
+        cmr.load_pipeline(spark, str(sorted((out / "pipeline" / "stages").iterdir())[0]))  # a stage, not a pipeline
