@@ -55,14 +55,15 @@ def load_pipeline(spark: SparkSession, path: str) -> PipelineModel:
     Reading a stage is a few small Spark jobs (its metadata, then its data); `PipelineModel.load` reads
     the model's 13 stages one after another, and that was the largest part of a one-day classification's
     fixed cost after Spark's start-up. Spark runs jobs from several threads at once, so the reads overlap
-    (docs/performance.md, "Fixed costs"). Same reader functions as `PipelineModel.load`, same stages."""
-    metadata = DefaultParamsReader.loadMetadata(path, spark, "org.apache.spark.ml.PipelineModel")
+    (docs/performance.md, "One-day pipeline vs Spark start"). Same reader functions as `PipelineModel.load`,
+    same stages."""
+    sc = spark.sparkContext  # what pyspark 3.5's readers take (EMR); pyspark 4's take it too
+    metadata = DefaultParamsReader.loadMetadata(path, sc, "org.apache.spark.ml.PipelineModel")
     uids = metadata["paramMap"]["stageUids"]
     stage_paths = [PipelineSharedReadWrite.getStagePath(uid, index, len(uids), os.path.join(path, "stages"))
                    for index, uid in enumerate(uids)]
     with ThreadPoolExecutor(max_workers=LOAD_THREADS, thread_name_prefix="load-model-stage") as pool:
-        stages = list(pool.map(lambda stage_path: DefaultParamsReader.loadParamsInstance(stage_path, spark),
-                               stage_paths))
+        stages = list(pool.map(lambda stage_path: DefaultParamsReader.loadParamsInstance(stage_path, sc), stage_paths))
     return PipelineModel(stages)._resetUid(metadata["uid"])
 
 
