@@ -76,7 +76,8 @@ def load_model(spark: SparkSession, model_dir: str):
 
 
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tuple[str, ...] = ()) -> DataFrame:
-    """The reviews classified, in CLASSIFIED_SCHEMA's columns, then the `carry` columns passed through."""
+    """The reviews classified: cid, review_id, positive_review, sentiment, probability, model_version (the
+    platform's CLASSIFIED_SCHEMA, ubm_platform/defs/movie_review/assets.py), then the `carry` columns."""
     model, meta = load_model(spark, model_dir)
     labels = meta.get("labels", LABELS)
     version = str(meta["version"])

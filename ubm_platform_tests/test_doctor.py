@@ -125,7 +125,7 @@ def test_aws_with_nothing_set_names_every_required_variable(tmp_path):
     assert failed == {"AWS_REGION", "UBM_S3_BUCKET", "UBM_OLTP_DSN", "UBM_REDSHIFT_DATABASE", "UBM_REDSHIFT_USER",
                       "UBM_SPECTRUM_IAM_ROLE_ARN", "UBM_EMR_CLUSTER_ID", "UBM_REDSHIFT_HOST", "AWS credentials"}
     assert line(lines, "UBM_S3_BUCKET") == (
-        "FAIL  UBM_S3_BUCKET: not set: Bucket of the lake, the uploaded Spark code and the run summaries (docs/aws.md)")
+        "FAIL  UBM_S3_BUCKET: not set: Bucket of the lake, the uploaded Spark code and the Spark runs' Pipes context and messages (docs/aws.md)")
     assert line(lines, "AWS credentials").startswith("FAIL  AWS credentials: none found by the default chain")
     assert line(lines, "S3, EMR, Redshift") == "warn  S3, EMR, Redshift: not checked until the variables above are fixed"
 

@@ -29,7 +29,7 @@ REDSHIFT_DRIVERS = tuple(CONNECTION_FACTORIES)  # redshift_connector (the defaul
 # name -> (required when, meaning); docs/aws.md has the same table with more words.
 AWS_ENV_VARS: dict[str, tuple[str, str]] = {
     "AWS_REGION": ("always", "Region of the bucket, EMR and Redshift, e.g. eu-west-1."),
-    "UBM_S3_BUCKET": ("always", "Bucket of the lake, the uploaded Spark code and the run summaries."),
+    "UBM_S3_BUCKET": ("always", "Bucket of the lake, the uploaded Spark code and the Spark runs' Pipes context and messages."),
     "UBM_S3_PREFIX": ("optional, default ubm", "Key prefix of the lake inside UBM_S3_BUCKET."),
     "UBM_S3_LANDING_BUCKET": ("optional, default UBM_S3_BUCKET", "Bucket the vendor drops its files in."),
     "UBM_S3_LANDING_PREFIX": ("optional, default <UBM_S3_PREFIX>/landing", "Prefix of the vendor files."),
