@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import LogisticRegression, NaiveBayes
+from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import (PCA, PCAModel, CountVectorizer, CountVectorizerModel, NGram, RegexTokenizer, SQLTransformer,
                                 VectorAssembler, Word2VecModel)
 from pyspark.ml.functions import vector_to_array
@@ -282,7 +282,9 @@ def word_vector_model(spark: SparkSession, words, table: np.ndarray, work_dir: s
     schema = StructType([StructField("word", StringType(), False),
                          StructField("vector", ArrayType(FloatType(), containsNull=False), False)])
     rows = [(w, v.tolist()) for w, v in zip(words, np.asarray(table, dtype=np.float32))]
-    spark.createDataFrame(rows, schema).coalesce(1).write.mode("overwrite").parquet(_join(work_dir, "data"))
+    # the rows are built here to the schema: checking each of the ~200,000 again cost ~20 s a model
+    spark.createDataFrame(rows, schema, verifySchema=False).coalesce(1).write.mode("overwrite").parquet(
+        _join(work_dir, "data"))
     meta = {"class": "org.apache.spark.ml.feature.Word2VecModel", "timestamp": 0, "sparkVersion": spark.version,
             "uid": uid, "paramMap": {"inputCol": "word_1", "outputCol": output_col, "vectorSize": int(table.shape[1])},
             "defaultParamMap": {}}
@@ -434,17 +436,19 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
                         + [StructField(f"nb_{v}", VectorUDT()) for v in views]
                         + ([StructField("embedding", VectorUDT())] if embedding else []))
     stacked = [f"nb_{v}" for v in views] + (["embedding"] if embedding else [])
+    # cached: the PCA fits and the stacker's fit each read it, and computing it runs Python over every row
     oof_df = spark.createDataFrame(feats.rdd.mapPartitions(oof), schema).select(
-        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked)
-    # final NB views on all rows: the same formula as the tables above, with no fold left out. Spark's NaiveBayes
-    # only knows the classes it sees, so one empty pseudo-document per class keeps every NB output 3-wide.
-    pseudo = spark.createDataFrame(
-        [(float(c), *[Vectors.sparse(sizes[t], []) for t in tf_cols]) for c in range(k)],
-        StructType([StructField("label", DoubleType())] + [StructField(t, VectorUDT()) for t in tf_cols]))
-    nb_data = feats.select("label", *tf_cols).unionByName(pseudo)
-    nb_models = [NaiveBayes(featuresCol=f"tf_{v}", labelCol="label", smoothing=alpha, modelType="multinomial",
-                            rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}", predictionCol=f"nbc_{v}")
-                 .fit(nb_data) for v in views]
+        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked).cache()
+    # final NB views on all rows: the counts above summed over the folds, with one empty pseudo-document per
+    # class as in the out-of-fold tables (Spark's NaiveBayes only knows the classes it sees; the pseudo-documents
+    # keep every view 3-wide). Built from these counts, they are the tables NaiveBayes.fit computes
+    # (test_nb_tables_match_spark_naive_bayes) without one more pass over the data per view.
+    nb_models = []
+    for v, c in zip(views, tf_cols):
+        theta, pi = _nb_tables(counts[c].sum(axis=0), docs.sum(axis=0) + 1, alpha)
+        nb_models.append(_naive_bayes_model(spark, theta, pi, f"NaiveBayes_{v}", featuresCol=c, smoothing=alpha,
+                                            rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}",
+                                            predictionCol=f"nbc_{v}"))
     head = [VectorAssembler(inputCols=stacked, outputCol="nb_all")]
     stack_in = "nb_all"
     if p["decorrelate"]:
@@ -465,6 +469,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
                                    standardization=True))
     head_model = Pipeline(stages=head).fit(oof_df)
     _log(f"stacker iterations: {head_model.stages[-1].summary.totalIterations}")
+    oof_df.unpersist()
     feats.unpersist()
     tokens.unpersist()
     bc.unpersist()
@@ -523,12 +528,44 @@ def compile_stack(spark: SparkSession, token_stages, vocabularies, nb_models, wo
     token_columns = [view for (view, _cv) in vocabularies]
     stages = list(token_stages) + word_logits + [
         SQLTransformer(statement=f"SELECT *, concat({', '.join(token_columns)}) AS ngrams FROM __THIS__"),
-        CountVectorizerModel.from_vocabulary(list(vocabulary), inputCol="ngrams", outputCol="ngram_features",
-                                             binary=True),
+        _count_vectorizer_model(spark, list(vocabulary), inputCol="ngrams", outputCol="ngram_features", binary=True),
         VectorAssembler(inputCols=inputs, outputCol="features"),
         _logistic_regression_model(spark, coefficients.T, intercept),
     ]
     return PipelineModel(stages=stages)
+
+
+def _naive_bayes_model(spark: SparkSession, theta: np.ndarray, pi: np.ndarray, uid: str, **params):
+    """A multinomial NaiveBayesModel with the given (K x V) log-likelihoods and K log-priors. Like
+    _logistic_regression_model: Spark ML has no public constructor from given tables."""
+    from pyspark.ml.common import _py2java
+    from pyspark.ml.linalg import DenseMatrix
+    from pyspark.ml.wrapper import JavaParams
+
+    rows, cols = theta.shape
+    sc = spark.sparkContext
+    jmodel = sc._jvm.org.apache.spark.ml.classification.NaiveBayesModel(
+        uid, _py2java(sc, Vectors.dense(pi.tolist())),
+        _py2java(sc, DenseMatrix(rows, cols, theta.flatten(order="F").tolist())),   # column-major
+        _py2java(sc, DenseMatrix(0, 0, [])))   # sigma: only the gaussian model type has one
+    return JavaParams._from_java(jmodel)._set(modelType="multinomial", **params)
+
+
+_WORD_SEPARATOR = "\x00"
+
+
+def _count_vectorizer_model(spark: SparkSession, vocabulary: list, **params) -> CountVectorizerModel:
+    """`CountVectorizerModel.from_vocabulary(vocabulary, **params)` without its one JVM call per word (seconds
+    for the compiled vocabulary's tens of thousands of n-grams): the words cross to the JVM as one string."""
+    from pyspark.ml.wrapper import JavaParams
+
+    if not vocabulary or any(_WORD_SEPARATOR in word for word in vocabulary):
+        return CountVectorizerModel.from_vocabulary(vocabulary, **params)
+    sc = spark.sparkContext
+    pattern = sc._jvm.java.util.regex.Pattern
+    words = pattern.compile(pattern.quote(_WORD_SEPARATOR)).split(_WORD_SEPARATOR.join(vocabulary), -1)  # String[]
+    model = JavaParams._from_java(sc._jvm.org.apache.spark.ml.feature.CountVectorizerModel("cntVecModel_compiled", words))
+    return model._set(vocabSize=len(vocabulary), **params)
 
 
 def _logistic_regression_model(spark: SparkSession, coefficients: np.ndarray, intercept: np.ndarray):

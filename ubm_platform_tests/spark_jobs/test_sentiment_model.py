@@ -240,6 +240,18 @@ def test_nb_tables_match_spark_naive_bayes(spark):
         docs[int(y)] += 1
     theta, pi = tsm._nb_tables(counts, docs, 0.7)
     assert np.allclose(theta, model.theta.toArray()) and np.allclose(pi, model.pi.toArray())
+    # the model training builds from these tables scores like the fitted one (a transposed or row-major theta
+    # would not: it is not symmetric)
+    built = tsm._naive_bayes_model(spark, theta, pi, "NaiveBayes_test", featuresCol="features", smoothing=0.7)
+    assert built.numFeatures == 4 and built.numClasses == 3
+    new_rows = spark.createDataFrame([(Vectors.dense(x),) for x in ([1, 0, 0, 0], [0, 2, 1, 0], [0, 0, 0, 1])],
+                                     ["features"])
+
+    def scores(m):
+        return [(r.rawPrediction.toArray(), r.probability.toArray()) for r in m.transform(new_rows).collect()]
+
+    for (raw_built, p_built), (raw_fit, p_fit) in zip(scores(built), scores(model)):
+        assert np.allclose(raw_built, raw_fit) and np.allclose(p_built, p_fit)
 
 
 def test_train_writes_a_deterministic_versioned_model(spark, labeled, trained, tmp_path):
