@@ -411,11 +411,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
         for c in tf_cols:
             counts[c][f, lab] += r[c].toArray()
     # out-of-fold NB log-likelihoods (what Spark's NaiveBayesModel computes as rawPrediction)
-    tables = {}
+    # + 1: one empty pseudo-document per class (Spark's NaiveBayes only knows the classes it sees; the
+    # pseudo-documents keep every view 3-wide); final: the views on all rows, no fold left out
+    tables, final = {}, {}
     for c in tf_cols:
         tot, tot_docs = counts[c].sum(axis=0), docs.sum(axis=0)
-        # + 1: the empty pseudo-document per class that the final NB views are fitted with (see below)
         tables[c] = [_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha) for f in range(folds)]
+        final[c] = _nb_tables(tot, tot_docs + 1, alpha)
     bc = spark.sparkContext.broadcast(tables)
     with_embedding = embedding is not None   # the closure below must not capture the (unpicklable) model
 
@@ -439,16 +441,11 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     # cached: the PCA fits and the stacker's fit each read it, and computing it runs Python over every row
     oof_df = spark.createDataFrame(feats.rdd.mapPartitions(oof), schema).select(
         F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked).cache()
-    # final NB views on all rows: the counts above summed over the folds, with one empty pseudo-document per
-    # class as in the out-of-fold tables (Spark's NaiveBayes only knows the classes it sees; the pseudo-documents
-    # keep every view 3-wide). Built from these counts, they are the tables NaiveBayes.fit computes
-    # (test_nb_tables_match_spark_naive_bayes) without one more pass over the data per view.
-    nb_models = []
-    for v, c in zip(views, tf_cols):
-        theta, pi = _nb_tables(counts[c].sum(axis=0), docs.sum(axis=0) + 1, alpha)
-        nb_models.append(_naive_bayes_model(spark, theta, pi, f"NaiveBayes_{v}", featuresCol=c, smoothing=alpha,
-                                            rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}",
-                                            predictionCol=f"nbc_{v}"))
+    # the final NB views, built from their tables: what NaiveBayes.fit computes (test_nb_tables_match_spark_naive_bayes)
+    # without one more pass over the data per view
+    nb_models = [_naive_bayes_model(spark, *final[c], f"NaiveBayes_{v}", featuresCol=c, smoothing=alpha,
+                                    rawPredictionCol=f"nb_{v}", probabilityCol=f"nbp_{v}", predictionCol=f"nbc_{v}")
+                 for v, c in zip(views, tf_cols)]
     head = [VectorAssembler(inputCols=stacked, outputCol="nb_all")]
     stack_in = "nb_all"
     if p["decorrelate"]:
@@ -535,20 +532,34 @@ def compile_stack(spark: SparkSession, token_stages, vocabularies, nb_models, wo
     return PipelineModel(stages=stages)
 
 
-def _naive_bayes_model(spark: SparkSession, theta: np.ndarray, pi: np.ndarray, uid: str, **params):
-    """A multinomial NaiveBayesModel with the given (K x V) log-likelihoods and K log-priors. Like
-    _logistic_regression_model: Spark ML has no public constructor from given tables."""
+def _jvm_model(spark: SparkSession, java_class: str, *arguments):
+    """A Spark ML model made by its Scala constructor (reachable through the JVM gateway; Spark ML has no public
+    constructor from given parameters), as its pyspark wrapper. numpy arrays are passed as ML vectors (1-d) or
+    matrices (2-d)."""
     from pyspark.ml.common import _py2java
     from pyspark.ml.linalg import DenseMatrix
     from pyspark.ml.wrapper import JavaParams
 
-    rows, cols = theta.shape
+    def to_java(value):
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            return _py2java(sc, Vectors.dense(value.tolist()))
+        if isinstance(value, np.ndarray):
+            rows, cols = value.shape
+            return _py2java(sc, DenseMatrix(rows, cols, value.flatten(order="F").tolist()))   # column-major
+        return value
+
     sc = spark.sparkContext
-    jmodel = sc._jvm.org.apache.spark.ml.classification.NaiveBayesModel(
-        uid, _py2java(sc, Vectors.dense(pi.tolist())),
-        _py2java(sc, DenseMatrix(rows, cols, theta.flatten(order="F").tolist())),   # column-major
-        _py2java(sc, DenseMatrix(0, 0, [])))   # sigma: only the gaussian model type has one
-    return JavaParams._from_java(jmodel)._set(modelType="multinomial", **params)
+    constructor = sc._jvm
+    for name in java_class.split("."):
+        constructor = getattr(constructor, name)
+    return JavaParams._from_java(constructor(*[to_java(a) for a in arguments]))
+
+
+def _naive_bayes_model(spark: SparkSession, theta: np.ndarray, pi: np.ndarray, uid: str, **params):
+    """A multinomial NaiveBayesModel with the given (K x V) log-likelihoods and K log-priors."""
+    sigma = np.zeros((0, 0))   # only the gaussian model type has one
+    model = _jvm_model(spark, "org.apache.spark.ml.classification.NaiveBayesModel", uid, pi, theta, sigma)
+    return model._set(modelType="multinomial", **params)
 
 
 _WORD_SEPARATOR = "\x00"
@@ -557,31 +568,18 @@ _WORD_SEPARATOR = "\x00"
 def _count_vectorizer_model(spark: SparkSession, vocabulary: list, **params) -> CountVectorizerModel:
     """`CountVectorizerModel.from_vocabulary(vocabulary, **params)` without its one JVM call per word (seconds
     for the compiled vocabulary's tens of thousands of n-grams): the words cross to the JVM as one string."""
-    from pyspark.ml.wrapper import JavaParams
-
     if not vocabulary or any(_WORD_SEPARATOR in word for word in vocabulary):
         return CountVectorizerModel.from_vocabulary(vocabulary, **params)
-    sc = spark.sparkContext
-    pattern = sc._jvm.java.util.regex.Pattern
+    pattern = spark.sparkContext._jvm.java.util.regex.Pattern
     words = pattern.compile(pattern.quote(_WORD_SEPARATOR)).split(_WORD_SEPARATOR.join(vocabulary), -1)  # String[]
-    model = JavaParams._from_java(sc._jvm.org.apache.spark.ml.feature.CountVectorizerModel("cntVecModel_compiled", words))
+    model = _jvm_model(spark, "org.apache.spark.ml.feature.CountVectorizerModel", "cntVecModel_compiled", words)
     return model._set(vocabSize=len(vocabulary), **params)
 
 
 def _logistic_regression_model(spark: SparkSession, coefficients: np.ndarray, intercept: np.ndarray):
-    """A multinomial LogisticRegressionModel with the given (K x n) coefficients and K intercepts. Spark ML has
-    no public constructor from given coefficients; its Scala constructor is reachable through the JVM gateway."""
-    from pyspark.ml.common import _py2java
-    from pyspark.ml.linalg import DenseMatrix
-    from pyspark.ml.wrapper import JavaParams
-
-    rows, cols = coefficients.shape
-    matrix = DenseMatrix(rows, cols, coefficients.flatten(order="F").tolist())   # column-major
-    sc = spark.sparkContext
-    jmodel = sc._jvm.org.apache.spark.ml.classification.LogisticRegressionModel(
-        "LogisticRegression_compiled_stack", _py2java(sc, matrix), _py2java(sc, Vectors.dense(intercept.tolist())),
-        rows, True)
-    return JavaParams._from_java(jmodel)
+    """A multinomial LogisticRegressionModel with the given (K x n) coefficients and K intercepts."""
+    return _jvm_model(spark, "org.apache.spark.ml.classification.LogisticRegressionModel",
+                      "LogisticRegression_compiled_stack", coefficients, intercept, coefficients.shape[0], True)
 
 
 def _effective_params(params: dict | None, holdout_fraction: float, seed: int) -> dict:

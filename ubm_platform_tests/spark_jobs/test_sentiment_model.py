@@ -360,6 +360,7 @@ def test_the_classify_job_applies_the_trained_model(spark, trained, tmp_path):
     with pytest.raises(ValueError, match="not a partitions file"):
         cmr.run(spark, str(tmp_path / "in"), str(partitions), str(tmp_path / "out2"), str(out))
 
+
 def test_the_concurrent_model_loader_gives_what_pipeline_model_load_gives(spark, trained):
     """cmr.load_pipeline reads the stages in threads: same stages, same order, same probabilities."""
     out, _ = trained
