@@ -93,17 +93,34 @@ def _is_csv(path: str) -> bool:
     return os.path.isfile(path) and not path.lower().endswith(".parquet")
 
 
+# The Stanford Sentiment Treebank's sentence files (stsa.fine.train / dev / test): "<label 0..4> <text>" a line,
+# label 0 very negative .. 4 very positive, i.e. score = label + 1.
+SST_FIRST_LINE = re.compile(r"[0-4] \S")
+
+
+def _is_sst_lines(spark: SparkSession, path: str) -> bool:
+    first = spark.read.text(path).limit(1).collect()
+    return bool(first) and SST_FIRST_LINE.match(first[0].value or "") is not None
+
+
 def load_labeled(spark: SparkSession, path: str) -> DataFrame:
-    """CSV with header review_str,score, or Parquet dir/glob with those columns. Drops empty text / bad score."""
-    if _is_csv(path):
+    """CSV with header review_str,score; an SST sentence file ("<label 0..4> <text>" a line, score = label + 1);
+    or Parquet dir/glob with columns review_str, score. Drops empty text / bad score, and says how many."""
+    if _is_csv(path) and _is_sst_lines(spark, path):
+        # a line that does not start with "<digits> " gets no score, so it is counted and dropped as such
+        raw = spark.read.text(path).select(
+            F.expr(r"regexp_replace(value, r'^[0-9]+ ', '')").alias("review_str"),
+            F.expr(r"try_cast(regexp_extract(value, r'^([0-9]+) ', 1) AS int) + 1").alias("score"))
+    elif _is_csv(path):
         raw = (spark.read.option("header", True).option("multiLine", True).option("quote", '"')
                .option("escape", '"').option("mode", "PERMISSIVE").csv(path))
     else:
         raw = spark.read.parquet(path)
     missing = [c for c in ("review_str", "score") if c not in raw.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {raw.columns}")
-    if not _is_csv(path):
+        raise ValueError(f"{path}: missing column(s) {missing}; found {raw.columns} (expected a CSV with header "
+                         f"review_str,score, an SST file of '<label 0..4> <text>' lines, or Parquet)")
+    if not _is_csv(path):  # the lake's reviews: a review without a score is unlabelled, not bad
         raw = raw.where(F.col("score").isNotNull())
     score_d = F.expr("try_cast(cast(score as string) as double)")
     df = raw.select(F.col("review_str").cast("string").alias("review_str"), score_d.alias("_sd"))
@@ -740,7 +757,8 @@ def _dagster_pipes():
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Train the movie-review sentiment classifier")
-    ap.add_argument("--labeled", required=True, help="CSV with header review_str,score, or a Parquet dir/glob")
+    ap.add_argument("--labeled", required=True, help="CSV with header review_str,score, an SST sentence file "
+                    "('<label 0..4> <text>' a line), or a Parquet dir/glob")
     ap.add_argument("--out", required=True, help="model directory to write (pipeline/ and ubm_model.json)")
     ap.add_argument("--holdout", type=float, default=0.2, help="held-out fraction for the reported metrics")
     ap.add_argument("--seed", type=int, default=42)

@@ -236,15 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = commands.add_parser("model", help="train or evaluate the sentiment model outside the pipeline")
     model_commands = model.add_subparsers(dest="model_command", required=True)
-    train = model_commands.add_parser("train", help="train on a labelled CSV (review_str,score)")
-    train.add_argument("--labeled", required=True)
+    labeled_help = ("labelled reviews: a CSV with header review_str,score (score 1..5), an SST sentence file "
+                    "('<label 0..4> <text>' a line, e.g. stsa.fine.train), or a Parquet folder/glob")
+    train = model_commands.add_parser("train", help="train on labelled reviews")
+    train.add_argument("--labeled", required=True, help=labeled_help)
     train.add_argument("--out", required=True)
     train.add_argument("--holdout", type=float, default=0.2)
     train.add_argument("--seed", type=int, default=42)
     train.set_defaults(func=cmd_model_train)
-    evaluate = model_commands.add_parser("evaluate", help="print the classification report on a labelled CSV")
+    evaluate = model_commands.add_parser("evaluate", help="print the classification report on labelled reviews")
     evaluate.add_argument("--model", required=True)
-    evaluate.add_argument("--labeled", required=True)
+    evaluate.add_argument("--labeled", required=True, help=labeled_help)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_model_evaluate)
     return parser

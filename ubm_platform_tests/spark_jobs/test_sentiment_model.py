@@ -19,6 +19,8 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ubm_platform_tests.conftest import shared_data
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -121,6 +123,35 @@ def test_load_labeled_csv_keeps_quoted_text_and_drops_bad_rows(spark, tmp_path, 
         ('a "quoted" word\nand a second line', 1), ("plain", 3), ("good, really good", 5)]
     err = capsys.readouterr().err
     assert "10 rows read, 3 kept, 7 dropped (2 empty text, 5 score missing or not an integer in 1..5)" in err
+
+
+def test_load_labeled_reads_sst_sentence_files_and_drops_bad_lines(spark, tmp_path, capsys):
+    sst = tmp_path / "stsa.fine.sample"  # no .csv: as the SST splits are named
+    sst.write_text(
+        "4 a stirring , funny and finally transporting re-imagining .\n"
+        "0 `` the movie 's '' worst , 1 star\n"
+        "2 it is , well , 2 hours long\n"
+        "7 a label past 4\n"
+        "no label at all\n"
+        "3 \n"
+        "1 dull\r\n", encoding="utf-8")
+    rows = sorted((r.review_str, r.score) for r in tsm.load_labeled(spark, str(sst)).collect())
+    assert rows == sorted([("a stirring , funny and finally transporting re-imagining .", 5),
+                           ("`` the movie 's '' worst , 1 star", 1), ("it is , well , 2 hours long", 3),
+                           ("dull", 2)])
+    assert "7 rows read, 4 kept, 3 dropped (1 empty text, 2 score missing or not an integer in 1..5)" in \
+        capsys.readouterr().err
+
+
+def test_load_labeled_reads_the_shared_sst_dev_file_line_for_line(spark):
+    path = shared_data("reviews/sst/stsa.fine.dev")
+    expected = []
+    for line in path.read_text(encoding="utf-8").rstrip("\n").split("\n"):  # Spark splits on \n only
+        label, text = line.split(" ", 1)
+        expected.append((text, int(label) + 1))
+    got = [(r.review_str, r.score) for r in tsm.load_labeled(spark, str(path)).collect()]
+    assert len(got) == len(expected) == 1101
+    assert sorted(got) == sorted(expected)
 
 
 def test_load_labeled_parquet_directory(spark, tmp_path):
