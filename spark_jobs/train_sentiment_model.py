@@ -107,6 +107,9 @@ def load_labeled(spark: SparkSession, path: str) -> DataFrame:
     """CSV with header review_str,score; an SST sentence file ("<label 0..4> <text>" a line, score = label + 1);
     or Parquet dir/glob with columns review_str, score. Drops empty text / bad score, and says how many."""
     if _is_csv(path) and _is_sst_lines(spark, path):
+        if "binary" in os.path.basename(path):  # stsa.binary.*: 0 negative / 1 positive, not 5 grades
+            raise ValueError(f"{path}: an SST binary file (labels 0 = negative, 1 = positive) has no 1..5 scores; "
+                             f"use the fine-grained stsa.fine.* files")
         # a line that does not start with "<digits> " gets no score, so it is counted and dropped as such
         raw = spark.read.text(path).select(
             F.expr(r"regexp_replace(value, r'^[0-9]+ ', '')").alias("review_str"),

@@ -143,6 +143,13 @@ def test_load_labeled_reads_sst_sentence_files_and_drops_bad_lines(spark, tmp_pa
         capsys.readouterr().err
 
 
+def test_load_labeled_refuses_sst_binary_files_whose_labels_are_not_grades(spark, tmp_path):
+    binary = tmp_path / "stsa.binary.dev"
+    binary.write_text("1 a gorgeous , witty , seductive movie .\n0 dull\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="stsa.binary.dev: an SST binary file"):
+        tsm.load_labeled(spark, str(binary))
+
+
 def test_load_labeled_reads_the_shared_sst_dev_file_line_for_line(spark):
     path = shared_data("reviews/sst/stsa.fine.dev")
     expected = []
