@@ -107,6 +107,8 @@ def test_dagster_instance_wiring(rendered):
         assert env["DAGSTER_PG_USER"] == database["POSTGRES_USER"] == example["DAGSTER_PG_USER"]
         assert env["DAGSTER_PG_PASSWORD"] == database["POSTGRES_PASSWORD"] == example["DAGSTER_PG_PASSWORD"]
         assert env["DAGSTER_PG_DB"] == database["POSTGRES_DB"] == example["DAGSTER_PG_DB"]
+        # a single-run backfill's events go to PostgreSQL in batches (test_postgres_instance.py runs one)
+        assert env["DAGSTER_EVENT_BATCH_SIZE"] == example["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
         homes.add(env["DAGSTER_HOME"])
         # Compute logs and local artifacts ($DAGSTER_HOME/storage) are shared: runs write them in the
         # code-location container, the webserver shows them.

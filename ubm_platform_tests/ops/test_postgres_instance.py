@@ -92,11 +92,24 @@ def dagster_pg(pg_server):
         proxy.server_close()
 
 
-def test_materialization_is_recorded_in_postgres(tmp_path, dagster_pg, oltp_dsn, monkeypatch):
-    home = tmp_path / "ubm_home"
+def _deployed_dagster_home(tmp_path):
+    """A DAGSTER_HOME holding the repository's dagster.yaml."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+def _dagster_dsn(dagster_pg) -> str:
+    return psycopg.conninfo.make_conninfo(
+        host=dagster_pg["DAGSTER_PG_HOST"], port=dagster_pg["DAGSTER_PG_PORT"],
+        user=dagster_pg["DAGSTER_PG_USER"], password=PASSWORD, dbname=dagster_pg["DAGSTER_PG_DB"],
+    )
+
+
+def test_materialization_is_recorded_in_postgres(tmp_path, dagster_pg, oltp_dsn, monkeypatch):
+    home = tmp_path / "ubm_home"
+    dagster_home = _deployed_dagster_home(tmp_path)
     write_vendor_file(home)
 
     env = ubm_env(home, DAGSTER_HOME=str(dagster_home), UBM_OLTP_DSN=oltp_dsn, **dagster_pg)
@@ -112,11 +125,7 @@ def test_materialization_is_recorded_in_postgres(tmp_path, dagster_pg, oltp_dsn,
     assert not list(dagster_home.rglob("*.db"))
 
     # Straight from PostgreSQL, as another tool (or an operator with psql) would see it.
-    dsn = psycopg.conninfo.make_conninfo(
-        host=dagster_pg["DAGSTER_PG_HOST"], port=dagster_pg["DAGSTER_PG_PORT"],
-        user=dagster_pg["DAGSTER_PG_USER"], password=PASSWORD, dbname=dagster_pg["DAGSTER_PG_DB"],
-    )
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(_dagster_dsn(dagster_pg)) as conn:
         runs = conn.execute("SELECT run_id, status, partition FROM runs").fetchall()
         assert len(runs) == 1, runs
         run_id, status, partition = runs[0]
@@ -165,3 +174,34 @@ def test_materialization_is_recorded_in_postgres(tmp_path, dagster_pg, oltp_dsn,
         assert record.run_id == run_id
         assert materialization.partition == DAY
         assert materialization.metadata["dagster/row_count"].value == len(REVIEWS)
+
+
+def test_a_single_run_backfill_with_batched_events_records_every_partition(tmp_path, dagster_pg, oltp_dsn, monkeypatch):
+    """docker-compose.yml sets DAGSTER_EVENT_BATCH_SIZE: a range run's events are then written in batches."""
+    days = ["2022-01-02", "2022-01-03", "2022-01-04"]
+    home = tmp_path / "ubm_home"
+    dagster_home = _deployed_dagster_home(tmp_path)
+    for day in days:
+        write_vendor_file(home, day)
+    env = ubm_env(home, DAGSTER_HOME=str(dagster_home), UBM_OLTP_DSN=oltp_dsn, DAGSTER_EVENT_BATCH_SIZE="1000",
+                  **dagster_pg)
+    result = run_cli(
+        ["-m", "dagster", "asset", "materialize", "-m", "ubm_platform.definitions",
+         "--select", "movie_review_raw", "--partition-range", f"{days[0]}...{days[-1]}"],
+        env, timeout=300,
+    )
+    assert "RUN_SUCCESS" in result.stdout + result.stderr, result.stderr[-3000:]
+
+    with psycopg.connect(_dagster_dsn(dagster_pg)) as conn:
+        events = conn.execute(
+            "SELECT dagster_event_type, partition FROM event_logs WHERE dagster_event_type IN "
+            "('ASSET_MATERIALIZATION_PLANNED', 'ASSET_MATERIALIZATION') ORDER BY id").fetchall()
+    assert sorted(p for t, p in events if t == "ASSET_MATERIALIZATION_PLANNED") == days
+    assert sorted(p for t, p in events if t == "ASSET_MATERIALIZATION") == days
+
+    from dagster import AssetKey, DagsterInstance
+
+    for name, value in dagster_pg.items():
+        monkeypatch.setenv(name, value)
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert instance.get_materialized_partitions(AssetKey("movie_review_raw")) == set(days)
