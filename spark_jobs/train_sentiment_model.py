@@ -98,23 +98,25 @@ def _is_csv(path: str) -> bool:
 SST_FIRST_LINE = re.compile(r"[0-4] \S")
 
 
-def _is_sst_lines(spark: SparkSession, path: str) -> bool:
-    first = spark.read.text(path).limit(1).collect()
+def _is_sst_lines(lines: DataFrame) -> bool:
+    first = lines.limit(1).collect()
     return bool(first) and SST_FIRST_LINE.match(first[0].value or "") is not None
 
 
 def load_labeled(spark: SparkSession, path: str) -> DataFrame:
     """CSV with header review_str,score; an SST sentence file ("<label 0..4> <text>" a line, score = label + 1);
     or Parquet dir/glob with columns review_str, score. Drops empty text / bad score, and says how many."""
-    if _is_csv(path) and _is_sst_lines(spark, path):
+    text_file = _is_csv(path)
+    lines = spark.read.text(path) if text_file else None
+    if text_file and _is_sst_lines(lines):
         if "binary" in os.path.basename(path):  # stsa.binary.*: 0 negative / 1 positive, not 5 grades
             raise ValueError(f"{path}: an SST binary file (labels 0 = negative, 1 = positive) has no 1..5 scores; "
                              f"use the fine-grained stsa.fine.* files")
         # a line that does not start with "<digits> " gets no score, so it is counted and dropped as such
-        raw = spark.read.text(path).select(
+        raw = lines.select(
             F.expr(r"regexp_replace(value, r'^[0-9]+ ', '')").alias("review_str"),
             F.expr(r"try_cast(regexp_extract(value, r'^([0-9]+) ', 1) AS int) + 1").alias("score"))
-    elif _is_csv(path):
+    elif text_file:
         raw = (spark.read.option("header", True).option("multiLine", True).option("quote", '"')
                .option("escape", '"').option("mode", "PERMISSIVE").csv(path))
     else:
@@ -123,7 +125,7 @@ def load_labeled(spark: SparkSession, path: str) -> DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {raw.columns} (expected a CSV with header "
                          f"review_str,score, an SST file of '<label 0..4> <text>' lines, or Parquet)")
-    if not _is_csv(path):  # the lake's reviews: a review without a score is unlabelled, not bad
+    if not text_file:  # the lake's reviews: a review without a score is unlabelled, not bad
         raw = raw.where(F.col("score").isNotNull())
     score_d = F.expr("try_cast(cast(score as string) as double)")
     df = raw.select(F.col("review_str").cast("string").alias("review_str"), score_d.alias("_sd"))

@@ -34,6 +34,16 @@ def shared_data(relative: str) -> Path:
     return path
 
 
+def sst_rows(path: Path) -> list[tuple[str, int]]:
+    """(sentence, score 1..5) from an SST sentence file: each line is `<label 0..4> <text>`, score = label + 1.
+    Lines end at \\n only, as Spark's text reader sees them."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").rstrip("\n").split("\n"):
+        label, text = line.split(" ", 1)
+        rows.append((text, int(label) + 1))
+    return rows
+
+
 @pytest.fixture(scope="session")
 def state_dirs():
     """Make folders for state that an embedded PostgreSQL lives in.

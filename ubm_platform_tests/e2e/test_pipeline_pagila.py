@@ -12,19 +12,10 @@ import psycopg
 import pyarrow.dataset as ds
 import pytest
 
-from ubm_platform_tests.conftest import run_cli, shared_data, ubm_env
+from ubm_platform_tests.conftest import run_cli, shared_data, sst_rows, ubm_env
 from ubm_platform_tests.expected import expected_metric, warehouse_metric
 
 DAYS = ["2022-03-14", "2022-03-15"]  # two busy days of Pagila's history
-
-
-def _sst(path) -> list[tuple[str, int]]:
-    """(sentence, score 1..5) from an SST file: each line is `<label 0..4> <text>`."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        label, text = line.split(" ", 1)
-        rows.append((text, int(label) + 1))
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +37,8 @@ def pagila(pg_server, state_dirs):
     with open(training, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["review_str", "score"])
-        writer.writerows(rng.sample(_sst(train), 3000))
-    sentences = _sst(dev)
+        writer.writerows(rng.sample(sst_rows(train), 3000))
+    sentences = sst_rows(dev)
     for day in DAYS:  # the vendor's files: real sentences, Pagila customers, a score on some rows
         path = home / "landing" / "movie_review" / day / "movie_review.csv"
         path.parent.mkdir(parents=True)

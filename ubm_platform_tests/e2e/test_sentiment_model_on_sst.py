@@ -10,14 +10,14 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
-from ubm_platform_tests.conftest import run_cli, shared_data, ubm_env
+from ubm_platform_tests.conftest import run_cli, shared_data, sst_rows, ubm_env
 
 BINARY_TARGET, THREE_CLASS_TARGET = 0.83, 0.67  # issue 5
 
 
-def _sentiment(label: int) -> int:
-    """SST label 0..4 (score 1..5) -> 0 negative, 1 neutral, 2 positive."""
-    return 0 if label <= 1 else 1 if label == 2 else 2
+def _sentiment(score: int) -> int:
+    """Score 1..5 -> 0 negative, 1 neutral, 2 positive."""
+    return 0 if score <= 2 else 1 if score == 3 else 2
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,7 @@ def test_the_sst_trained_model_reaches_the_quality_targets_on_dev(sst_model):
 
 def test_the_evaluate_report_agrees_with_the_saved_models_predictions(sst_model, spark):
     model_dir, dev, report = sst_model
-    truth = []
-    for line in dev.read_text(encoding="utf-8").rstrip("\n").split("\n"):
-        label, text = line.split(" ", 1)
-        truth.append((len(truth), text, _sentiment(int(label))))
+    truth = [(row, text, _sentiment(score)) for row, (text, score) in enumerate(sst_rows(dev))]
     reviews = spark.createDataFrame(truth, "row long, review_str string, truth int")
     scored = (PipelineModel.load(str(model_dir / "pipeline")).transform(reviews)
               .select("row", "truth", vector_to_array(F.col("probability")).alias("p")).collect())

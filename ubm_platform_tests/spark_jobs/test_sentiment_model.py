@@ -19,7 +19,7 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from ubm_platform_tests.conftest import shared_data
+from ubm_platform_tests.conftest import shared_data, sst_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,10 +152,7 @@ def test_load_labeled_refuses_sst_binary_files_whose_labels_are_not_grades(spark
 
 def test_load_labeled_reads_the_shared_sst_dev_file_line_for_line(spark):
     path = shared_data("reviews/sst/stsa.fine.dev")
-    expected = []
-    for line in path.read_text(encoding="utf-8").rstrip("\n").split("\n"):  # Spark splits on \n only
-        label, text = line.split(" ", 1)
-        expected.append((text, int(label) + 1))
+    expected = sst_rows(path)
     got = [(r.review_str, r.score) for r in tsm.load_labeled(spark, str(path)).collect()]
     assert len(got) == len(expected) == 1101
     assert sorted(got) == sorted(expected)
