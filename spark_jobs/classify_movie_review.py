@@ -20,6 +20,8 @@ import argparse
 import posixpath
 import json
 import os
+import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.ml import PipelineModel
@@ -75,6 +77,39 @@ def load_model(spark: SparkSession, model_dir: str):
     return _MODELS[model_dir]
 
 
+_SCORERS: dict = {}
+SCORER_CLASS = "ubm.sentiment.LinearTextScorer"
+
+
+def model_scorer(spark: SparkSession, model_dir: str) -> tuple[str | None, str]:
+    """(SQL function, what it is) applying the model in one JVM call per review: spark_jobs/jvm's
+    LinearTextScorer, built from the saved stages and giving their probabilities (docs/model.md, "Speed").
+    (None, why not) when the session lacks the class (spark-submit without the jar in --jars) or the model
+    has a shape the scorer does not support: the model's own Spark ML stages are applied then."""
+    key = (spark.sparkContext.applicationId, model_dir)
+    if key not in _SCORERS:
+        from py4j.java_gateway import JavaClass
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors.exceptions.captured import CapturedException
+
+        model, meta = load_model(spark, model_dir)
+        scorer_class = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer
+        if not isinstance(scorer_class, JavaClass):
+            _SCORERS[key] = (None, f"Spark ML stages ({SCORER_CLASS} is not on the session's classpath)")
+        else:
+            try:
+                scorer = scorer_class.fromPipeline(model._to_java())
+                name = "ubm_sentiment_" + re.sub(r"\W", "_", str(meta["version"]))
+                spark._jsparkSession.udf().register(name, scorer.udf(spark.sparkContext._jsc), scorer_class.returnType())
+                _SCORERS[key] = (name, scorer.describe())
+            except (CapturedException, Py4JJavaError) as exc:  # pyspark converts the JVM's exceptions
+                why = exc.java_exception.getMessage() if isinstance(exc, Py4JJavaError) else str(exc).splitlines()[0]
+                _SCORERS[key] = (None, f"Spark ML stages ({SCORER_CLASS} cannot apply this model: {why})")
+        if _SCORERS[key][0] is None:
+            print(f"[classify_movie_review] applying the model with {_SCORERS[key][1]}", file=sys.stderr, flush=True)
+    return _SCORERS[key]
+
+
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tuple[str, ...] = ()) -> DataFrame:
     """The reviews classified: cid, review_id, positive_review, sentiment, probability, model_version (the
     platform's CLASSIFIED_SCHEMA, ubm_platform/defs/movie_review/assets.py), then the `carry` columns."""
@@ -83,8 +118,15 @@ def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tup
     version = str(meta["version"])
     df = reviews.select(F.col("cid").cast("long").alias("cid"), F.col("review_id").cast("string").alias("review_id"),
                         F.coalesce(F.col("review_str").cast("string"), F.lit("")).alias("review_str"), *carry)
-    out = model.transform(df).withColumn("_p", vector_to_array(F.col("probability")))
-    idx = F.col("prediction").cast("int")
+    scorer, _ = model_scorer(spark, model_dir)
+    if scorer is not None:
+        # the model's first rule is lower(coalesce(review_str, '')): Spark's lower(), not a copy of it
+        out = df.withColumn("_s", F.expr(f"{scorer}(lower(review_str))"))
+        out = out.withColumn("_p", F.col("_s.probability"))
+        idx = F.col("_s.prediction")
+    else:
+        out = model.transform(df).withColumn("_p", vector_to_array(F.col("probability")))
+        idx = F.col("prediction").cast("int")
     sentiment = F.element_at(F.array(*[F.lit(l) for l in labels]), idx + 1)
     return out.select(
         F.col("cid").cast("long").alias("cid"),
@@ -169,7 +211,7 @@ def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: 
                         "by_sentiment": {label: by.get(label, 0) for label in LABELS}})
     return {"partitions": summary, "rows": classified,
             "by_sentiment": {label: sum(p["by_sentiment"][label] for p in summary) for label in LABELS},
-            "model_version": load_model(spark, model_dir)[1]["version"]}
+            "model_version": load_model(spark, model_dir)[1]["version"], "applied_by": model_scorer(spark, model_dir)[1]}
 
 
 def _dagster_pipes():

@@ -50,7 +50,7 @@ from typing import ClassVar
 from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3ContextInjector, PipesS3MessageReader
 from pydantic import Field
 
-from ubm_platform.resources.spark import SparkJobResource
+from ubm_platform.resources.spark import SparkJobResource, jvm_udfs_jar
 from ubm_platform.settings import SPARK_JOBS_DIR
 
 # run_job(script, **kwargs) -> the script's command line. One entry per script of spark_jobs/; each
@@ -139,6 +139,7 @@ class _Launch:
     script_uri: str
     script_args: list[str]
     run_id: str
+    jars: str  # spark.jars: spark_jobs/jvm's jar, or "" without one
     context_injector: PipesS3ContextInjector
     message_reader: RunPrefixS3MessageReader
 
@@ -190,11 +191,20 @@ class EmrSparkResource(SparkJobResource):
     # -- code and arguments ----------------------------------------------------------------
     def upload_script(self, script: str) -> str:
         """Upload spark_jobs/<script> under its content hash (once) and return its s3:// URI."""
+        return self._upload(SPARK_JOBS_DIR / script, "text/x-python")
+
+    def upload_jvm_udfs(self) -> str:
+        """Upload spark_jobs/jvm's jar (built locally, see resources/spark.py) and return its s3:// URI; "" when
+        it could not be built (no javac): the jobs then apply the model with Spark ML's stages."""
+        jar = jvm_udfs_jar()
+        return self._upload(jar, "application/java-archive") if jar else ""
+
+    def _upload(self, path, content_type: str) -> str:
         from botocore.exceptions import ClientError
 
-        body = (SPARK_JOBS_DIR / script).read_bytes()
+        body = path.read_bytes()
         digest = hashlib.sha256(body).hexdigest()
-        uri = f"{self.code_uri.rstrip('/')}/{digest}/{script}"
+        uri = f"{self.code_uri.rstrip('/')}/{digest}/{path.name}"
         bucket, key = split_s3_uri(uri)
         s3 = self.s3_client()
         try:
@@ -202,11 +212,14 @@ class EmrSparkResource(SparkJobResource):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/x-python")
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         return uri
 
-    def spark_conf_items(self) -> list[tuple[str, str]]:
-        return sorted({**DEFAULT_SPARK_CONF, **self.python_environment_conf(), **self.spark_conf}.items())
+    def spark_conf_items(self, jars: str = "") -> list[tuple[str, str]]:
+        conf = {**DEFAULT_SPARK_CONF, **self.python_environment_conf(), **self.spark_conf}
+        if jars:  # beside any jars of the resource's own spark_conf
+            conf["spark.jars"] = ",".join(filter(None, [jars, conf.get("spark.jars", "")]))
+        return sorted(conf.items())
 
     def python_environment_conf(self) -> dict[str, str]:
         """Spark settings that run the job with the packed Python environment (unpacked as ./environment)."""
@@ -264,7 +277,7 @@ class EmrSparkResource(SparkJobResource):
         run_id = self.new_run_id()
         script_uri = self.upload_script(script)
         injector, reader = self.pipes_channels(script, run_id)
-        launch = _Launch(script, script_uri, script_args, run_id, injector, reader)
+        launch = _Launch(script, script_uri, script_args, run_id, self.upload_jvm_udfs(), injector, reader)
         job, state, messages = self._run_under_pipes(context, launch)
         return self.summary_from(messages, job, state)
 
@@ -321,10 +334,11 @@ class EmrStepsSparkResource(EmrSparkResource):
     def emr_client(self):
         return self._client("emr", self.emr_endpoint_url)
 
-    def step_arguments(self, script_uri: str, script_args: list[str], driver_env: dict[str, str]) -> list[str]:
+    def step_arguments(self, script_uri: str, script_args: list[str], driver_env: dict[str, str],
+                       jars: str = "") -> list[str]:
         """command-runner.jar's arguments: the whole spark-submit command line. Always cluster mode: there
         the driver is the YARN application master, which gets `spark.yarn.appMasterEnv.*` (the Pipes bootstrap)."""
-        conf = {**dict(self.spark_conf_items()), **{f"{self.DRIVER_ENV_CONF}{k}": v for k, v in driver_env.items()}}
+        conf = {**dict(self.spark_conf_items(jars)), **{f"{self.DRIVER_ENV_CONF}{k}": v for k, v in driver_env.items()}}
         options = [item for k, v in conf.items() for item in ("--conf", f"{k}={v}")]
         return ["spark-submit", "--deploy-mode", "cluster", *options, script_uri, *script_args]
 
@@ -362,7 +376,7 @@ class EmrStepsSparkResource(EmrSparkResource):
                 "ActionOnFailure": "CONTINUE",
                 "HadoopJarStep": {
                     "Jar": "command-runner.jar",
-                    "Args": self.step_arguments(launch.script_uri, launch.script_args, driver_env),
+                    "Args": self.step_arguments(launch.script_uri, launch.script_args, driver_env, launch.jars),
                 },
             }],
         )["StepIds"]
@@ -433,7 +447,8 @@ class EmrServerlessSparkResource(EmrSparkResource):
     def logs_root(self) -> str:
         return (self.log_uri or f"{self.runs_uri.rstrip('/')}/logs").rstrip("/")
 
-    def start_job_run_params(self, script: str, script_uri: str, script_args: list[str], run_id: str) -> dict:
+    def start_job_run_params(self, script: str, script_uri: str, script_args: list[str], run_id: str,
+                             jars: str = "") -> dict:
         """The StartJobRun request; the Pipes client adds the driver's Pipes variables and Dagster's tags."""
         return {
             "applicationId": self.application_id,
@@ -444,7 +459,7 @@ class EmrServerlessSparkResource(EmrSparkResource):
                 "sparkSubmit": {
                     "entryPoint": script_uri,
                     "entryPointArguments": script_args,
-                    "sparkSubmitParameters": " ".join(f"--conf {k}={v}" for k, v in self.spark_conf_items()),
+                    "sparkSubmitParameters": " ".join(f"--conf {k}={v}" for k, v in self.spark_conf_items(jars)),
                 }
             },
             "configurationOverrides": {
@@ -467,7 +482,8 @@ class EmrServerlessSparkResource(EmrSparkResource):
             forward_termination=True,  # a Dagster run termination cancels the job run
             poll_interval=self.poll_interval_s,
         )
-        params = self.start_job_run_params(launch.script, launch.script_uri, launch.script_args, launch.run_id)
+        params = self.start_job_run_params(launch.script, launch.script_uri, launch.script_args, launch.run_id,
+                                           launch.jars)
         invocation = client.run(context=context, start_job_run_params=params)
         return client.job, "SUCCESS", list(invocation.get_custom_messages())
 

@@ -52,3 +52,37 @@ def test_the_evaluate_report_agrees_with_the_saved_models_predictions(sst_model,
     assert report["accuracy_3class"] == pytest.approx(three_class, abs=1e-6)
     assert report["accuracy_binary"] == pytest.approx(binary, abs=1e-6)
     assert report["n_binary"] == len(polar)
+
+
+def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, spark):
+    """classify_movie_review applies the model with spark_jobs/jvm's LinearTextScorer: on real sentences (SST's
+    tokenised text: the rules path) and on generated vendor reviews (plain text: the direct path) it must give
+    what PipelineModel.transform of the same saved model gives."""
+    import numpy as np
+
+    from ubm_platform.resources.spark import load_spark_job
+    from ubm_platform.seed.reviews import make_reviews
+
+    model_dir, dev, _report = sst_model
+    classify_job = load_spark_job("classify_movie_review.py")
+    texts = [text for text, _ in sst_rows(dev)] + [text for text, _ in sst_rows(shared_data("reviews/sst/stsa.fine.train"))][:2000]
+    generated, _ = make_reviews(np.random.default_rng(3), [f"TITLE {i}" for i in range(2000)], 2000)
+    texts += generated + ["", "Not bad, not bad at all.", "I can't say it wasn't fun", "NEVER boring -- but long"]
+    reviews = spark.createDataFrame([(i, f"r{i}", t) for i, t in enumerate(texts)], "cid long, review_id string, review_str string")
+
+    applied_by = classify_job.model_scorer(spark, str(model_dir))[1]
+    assert applied_by.startswith("LinearTextScorer(direct path for plain texts")
+    ours = {r.cid: (r.sentiment, r.probability) for r in classify_job.classify(spark, reviews, str(model_dir)).collect()}
+    reference = (PipelineModel.load(str(model_dir / "pipeline")).transform(reviews)
+                 .select("cid", vector_to_array(F.col("probability")).alias("p")).collect())
+    assert len(ours) == len(reference) == len(texts)
+    labels = ("negative", "neutral", "positive")
+    for r in reference:
+        best = max(range(3), key=lambda c: r.p[c])
+        assert ours[r.cid][0] == labels[best], texts[r.cid]
+        assert ours[r.cid][1] == pytest.approx(r.p[best], abs=1e-9), texts[r.cid]
+    # both of the scorer's paths were exercised
+    scorer = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer.fromPipeline(
+        PipelineModel.load(str(model_dir / "pipeline"))._to_java())
+    direct = sum(scorer.directPath(t.lower()) for t in texts)
+    assert direct >= 1000 and len(texts) - direct >= 1000

@@ -45,7 +45,7 @@ from ubm_platform.resources.emr import (
     cli_arguments,
     split_s3_uri,
 )
-from ubm_platform.resources.spark import SparkJobResource, load_spark_job
+from ubm_platform.resources.spark import SparkJobResource, jvm_udfs_jar, load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
 from ubm_platform_tests.conftest import save_tiny_sentiment_model
 
@@ -452,7 +452,10 @@ def _check_classified(mirror, aws, review_ids, cids, summary, metadata) -> None:
     by_sentiment = {s: labels.count(s) for s in ("negative", "neutral", "positive")}
     expected = {"rows": len(review_ids), "model_version": "sentiment-test", "by_sentiment": by_sentiment,
                 "partitions": [{"key": DAY, "output": "partition_index=0", "rows": len(review_ids),
-                                "by_sentiment": by_sentiment}]}
+                                "by_sentiment": by_sentiment}],
+                "applied_by": summary["applied_by"]}
+    # the test's tiny model (a Tokenizer and HashingTF) is not one spark_jobs/jvm's scorer applies: said, not hidden
+    assert summary["applied_by"].startswith("Spark ML stages (ubm.sentiment.LinearTextScorer cannot apply this model")
     assert summary == expected, "run_job returns the summary the script reported through Pipes"
     assert metadata == expected, "and it reaches the materialization's metadata"
 
@@ -476,6 +479,9 @@ def test_step_runs_the_uploaded_script_under_pipes_and_returns_its_summary(aws, 
     _check_classified(mirror, aws, review_ids, cids, summary, metadata)
     _, app_args, _ = _step_parts(step)
     assert app_args == cli_arguments(script, arguments)
+    jars = [a.split("=", 1)[1] for a in step.args if a.startswith("spark.jars=")]
+    assert len(jars) == 1 and re.fullmatch(r"s3://[^/]+/ubm/code/[0-9a-f]{64}/ubm-jvm-udfs-[0-9a-f]{16}\.jar", jars[0])
+    assert aws.get(jars[0].split("/", 3)[3]) == jvm_udfs_jar().read_bytes(), "spark_jobs/jvm's jar, uploaded for the step"
     assert _message_chunks(aws, script), "the messages went through S3, under the run's prefix"
     assert not [k for k in aws.keys("ubm/spark-runs/") if k.endswith("context.json")], "the context is removed after the run"
     described = aws.client("emr").describe_step(ClusterId=cluster, StepId=step.id)["Step"]
@@ -556,7 +562,8 @@ def test_the_job_gets_the_assets_context_and_the_script_is_uploaded_once(aws, cl
         assert _materialize(resource, script, SAMPLE_ARGUMENTS[script], partition=day) == ({"rows": n}, {"rows": n})
         remote.finish()
         assert seen["asset_key"] == "spark_job" and seen["partition_key"] == day, "the injected context"
-    assert len([k for k in aws.keys("ubm/code/")]) == 1
+    uploaded = sorted(k.rsplit("/", 1)[1] for k in aws.keys("ubm/code/"))
+    assert uploaded == sorted([script, jvm_udfs_jar().name]), "the script and spark_jobs/jvm's jar, once each"
     assert len(_emr_backend().clusters[cluster].steps) == 2
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ubm_platform.resources.spark import LocalSparkResource
 from ubm_platform_tests.conftest import shared_data, sst_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,9 +63,9 @@ def synthetic(n: int, seed: int) -> list[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def spark():
-    """local[2] without UI; an already running session of the test process is reused (and left running)."""
-    session = (SparkSession.builder.master("local[2]").appName("test_sentiment_model")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    """The platform's local session (spark_jobs/jvm's scorer on its classpath); a running one is reused (and left
+    running)."""
+    session = LocalSparkResource().session()
     previous = session.conf.get("spark.sql.shuffle.partitions")
     session.conf.set("spark.sql.shuffle.partitions", "4")
     yield session
@@ -387,6 +387,7 @@ def test_the_classify_job_applies_the_trained_model(spark, trained, tmp_path):
     summary = cmr.run(spark, str(tmp_path / "in"), str(partitions), str(tmp_path / "out"), str(out))
     written = spark.read.parquet(str(tmp_path / "out" / summary["partitions"][0]["output"]))
     assert summary["rows"] == written.count() == 30
+    assert summary["applied_by"].startswith("LinearTextScorer(direct path")  # spark_jobs/jvm, not the ML stages
     assert summary["model_version"] == meta["version"]
     assert {r.model_version for r in written.select("model_version").distinct().collect()} == {meta["version"]}
     counts = {r.sentiment: r["count"] for r in written.groupBy("sentiment").count().collect()}
@@ -412,3 +413,84 @@ def test_the_concurrent_model_loader_gives_what_pipeline_model_load_gives(spark,
     assert probabilities(loaded) == probabilities(reference)
     with pytest.raises(Exception, match="PipelineModel"):
         cmr.load_pipeline(spark, str(sorted((out / "pipeline" / "stages").iterdir())[0]))  # a stage, not a pipeline
+
+
+# -- spark_jobs/jvm's LinearTextScorer: the saved model in one JVM call per review ------------------------------
+
+FUZZ_WORDS = ["not", "no", "never", "nothing", "cannot", "without", "hardly", "but", "butter", "but-", "good", "bad",
+              "film", "x-not", "a-no", "no-no", "9", "neg", "negative", "very", "funny", "isn", "t", "dont", "#1", "a+b",
+              "really", "at", "all", "entertaining", "-", "--", "---", "...", "....", ".", ",", "!", "?", ":", ";",
+              "(", ")", "[", "]", "{", "}", "*", "/", "&", "%", "$", "~x", "lrb", "b", "-l", "rrb", "can", "not9"]
+FUZZ_GLUE = [" ", " ", " ", "", "  ", "\t", "\n", " \r\n ", "\x0b", "\f"]
+
+
+def _fuzz_texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        parts = [rng.choice(FUZZ_WORDS) + rng.choice(FUZZ_GLUE) for _ in range(rng.randint(1, 12))]
+        text = "".join(parts)
+        texts.append(text.upper() if rng.random() < 0.1 else text)
+    # texts the direct path must leave to the rules: each holds a character or word a rule rewrites
+    return texts + ["it's not good", "isn't good", "cannot stand it", "-lrb- fine -rrb-", "<br />not good", "``fine''",
+                    "\"fine\"", "don\u2019t", "na\u00efve not bad", "not_good", "neg_x good"]
+
+
+def test_the_scorers_direct_path_gives_the_tokens_of_the_models_rules(spark, trained):
+    """The direct path (hand-written, for plain texts) against the rules path (the model's own regular expressions,
+    java.util.regex as in Spark's regexp_replace) on generated texts full of negators, "but", punctuation runs,
+    hyphens and whitespace of every kind: same word and stem tokens for every text it takes."""
+    out, _ = trained
+    scorer = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer.fromPipeline(
+        PipelineModel.load(str(out / "pipeline"))._to_java())
+    assert scorer.directPathEnabled()
+    texts = [t.lower() for t in _fuzz_texts(3000, seed=5)]
+    direct = [t for t in texts if scorer.directPath(t)]
+    assert 2000 < len(direct) < len(texts) - 11  # the planted rule texts and some generated ones go to the rules
+
+    def tokens(text: str, direct_path: bool) -> dict:
+        return {column: list(values) for column, values in scorer.tokens(text, direct_path).items()}
+
+    for text in direct:
+        assert tokens(text, True) == tokens(text, False), repr(text)
+    marked = tokens("so not very good, but fine", False)
+    assert marked["word_1"] == ["so", "not", "neg_very", "neg_good", ",", "but", "fine"]  # the rules, read from the model
+
+
+def test_the_scorer_gives_the_pipeline_models_probabilities(spark, trained):
+    out, _ = trained
+    texts = _fuzz_texts(1500, seed=9) + [t for t, _ in synthetic(300, seed=13)]
+    reviews = spark.createDataFrame([(i, f"r{i}", t) for i, t in enumerate(texts)],
+                                    "cid long, review_id string, review_str string")
+    ours = {r.cid: (r.sentiment, r.probability) for r in cmr.classify(spark, reviews, str(out)).collect()}
+    reference = (PipelineModel.load(str(out / "pipeline")).transform(reviews)
+                 .select("cid", vector_to_array("probability").alias("p")).collect())
+    labels = ("negative", "neutral", "positive")
+    for r in reference:
+        best = max(range(3), key=lambda c: r.p[c])
+        assert ours[r.cid] == (labels[best], pytest.approx(r.p[best], abs=1e-9)), repr(texts[r.cid])
+
+
+def test_a_model_the_scorer_does_not_support_is_applied_with_its_spark_ml_stages(spark, tmp_path):
+    from ubm_platform_tests.conftest import save_tiny_sentiment_model
+
+    model_dir = tmp_path / "tiny-model"
+    save_tiny_sentiment_model(spark, ["good film", "bad film", "a film"], [5, 1, 3], model_dir)
+    name, applied_by = cmr.model_scorer(spark, str(model_dir))
+    assert name is None
+    assert applied_by.startswith("Spark ML stages (ubm.sentiment.LinearTextScorer cannot apply this model: ")
+    assert "Tokenizer" in applied_by and "stage type not supported" in applied_by
+    reviews = spark.createDataFrame([(1, "r1", "good film")], "cid long, review_id string, review_str string")
+    assert cmr.classify(spark, reviews, str(model_dir)).count() == 1
+
+
+def test_the_scorer_reads_the_embeddings_vectors_as_get_vectors_gives_them(spark, trained):
+    """The scorer reads the Word2VecModel's word vectors from the model object (getVectors() is a Spark job):
+    the same words and vectors as getVectors()."""
+    out, _ = trained
+    embedding = next(s for s in PipelineModel.load(str(out / "pipeline")).stages if "Word2Vec" in type(s).__name__)
+    read = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer.wordVectors
+    direct, via_dataframe = read(embedding._java_obj, True), read(embedding._java_obj, False)
+    assert direct.size() == via_dataframe.size() == embedding.getVectors().count() > 1000
+    for word in random.Random(3).sample(sorted(via_dataframe.keySet()), 300):
+        assert list(direct[word]) == list(via_dataframe[word]), word

@@ -190,6 +190,7 @@ def classified_movie_review(
             metadata = lake_partition_metadata(lake, partition, rows)
             metadata.update({f"{label}_reviews": n for label, n in classified[key]["by_sentiment"].items()})
             metadata["model_version"] = summary["model_version"]
+            metadata["model_applied_by"] = summary["applied_by"]  # the JVM scorer, or Spark ML stages and why
             return PartitionOutcome(metadata, checks)
 
         with warehouse.partition_registry(
