@@ -379,11 +379,12 @@ def stage_classify_1m(ctx: Context) -> dict:
                 "us_per_row": round(part["seconds"] / part["rows"] * 1e6, 2),
                 "rows_per_s_per_core": round(part["rows"] / part["seconds"] / max(1, inner.get("spark_cores") or 1), 1),
                 "peak_rss_mb": whole["peak_rss_mb"], "pg_peak_rss_mb": None,
-                "by_sentiment": part["by_sentiment"],
+                "by_sentiment": part["by_sentiment"], "runs_s": [round(x, 3) for x in part["runs_s"]],
+                **({"applied_by": part["applied_by"]} if "applied_by" in part else {}),
             }
     whole.update({"parts": parts, "model_dir": os.path.relpath(model_dir, ctx.home),
-                  "rows_are": "synthetic reviews (seed.reviews.make_reviews), one Spark session, "
-                              "model vs keyword rule on the same input"})
+                  "rows_are": "synthetic reviews (seed.reviews.make_reviews), one Spark session, the classification "
+                              "job with the model vs with a keyword rule on the same input, alternating, best of 2"})
     if "model" in parts:
         whole.update(rows=parts["model"]["rows"], seconds=parts["model"]["seconds"],
                      rows_per_s=parts["model"]["rows_per_s"], us_per_row=parts["model"]["us_per_row"])

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ubm_platform import sql_files
 from ubm_platform.resources.oltp import redact_dsn
-from ubm_platform.resources.spark import JavaNotFoundError, check_java as find_java, java_version
+from ubm_platform.resources.spark import JavaNotFoundError, check_java as find_java, java_version, jvm_udfs_jar
 
 CHECK_TIMEOUT_S = 20.0
 AWS_CONNECT_TIMEOUT_S = 5
@@ -134,6 +134,19 @@ def check_java() -> Finding:
     return ok("java for local Spark", f"{java} (Java {java_version(java)})")
 
 
+def check_sentiment_scorer() -> Finding:
+    """spark_jobs/jvm's jar (compiled here when missing: a few seconds), which classification applies the model with."""
+    what = "sentiment scorer (spark_jobs/jvm)"
+    try:
+        jar = jvm_udfs_jar()
+    except Exception as exc:
+        return fail(what, _reason(exc))
+    if jar is None:
+        return warn(what, "no javac: classification applies the model with its Spark ML stages (~15x slower per "
+                          "review); install a JDK (openjdk-17-jdk-headless) or point JAVA_HOME at one")
+    return ok(what, f"{jar.name} (classification applies the model in one JVM call per review)")
+
+
 def check_oltp(oltp) -> Iterable[Finding]:
     """Connect (a short timeout, the resource's own redaction), then look for the tables the extraction reads."""
     what = "OLTP PostgreSQL"
@@ -223,6 +236,7 @@ def local_checks(settings, resources: dict) -> list[tuple[str, Check]]:
     explicitly_set = bool(os.environ.get("UBM_LANDING"))
     return [
         ("java for local Spark", check_java),
+        ("sentiment scorer (spark_jobs/jvm)", check_sentiment_scorer),
         ("UBM_HOME", lambda: check_home(settings.home)),
         ("OLTP PostgreSQL", lambda: check_oltp(resources["oltp"])),
         ("landing area", lambda: check_local_landing(resources["landing"], explicitly_set)),

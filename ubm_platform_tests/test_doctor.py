@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from ubm_platform import sql_files
+from ubm_platform.resources.spark import jvm_udfs_jar
 from ubm_platform_tests.conftest import FAKE_AWS_ENV, run_cli, ubm_env
 
 PLANTED = "planted-Secret-7f3a9c"  # a password / key value that must never appear in the output
@@ -62,6 +63,9 @@ def test_a_good_local_setup_is_all_ok_but_the_missing_model(state_dirs):
 
     assert code == 0, "\n".join(lines)
     assert re.match(r"ok    java for local Spark: \S+ \(Java (1[7-9]|[2-9]\d)\)$", line(lines, "java for local Spark"))
+    assert line(lines, "sentiment scorer (spark_jobs/jvm)") == (
+        f"ok    sentiment scorer (spark_jobs/jvm): {jvm_udfs_jar().name} (classification applies the model in one JVM "
+        "call per review)")
     assert line(lines, "UBM_HOME") == f"ok    UBM_HOME: {home} is writable"
     assert line(lines, "OLTP PostgreSQL") == (
         f"ok    OLTP PostgreSQL: embedded PostgreSQL in {home / 'oltp-pgdata'} answers and has the Pagila tables")
@@ -84,6 +88,7 @@ def test_wrong_local_settings_each_get_a_fail_line_without_the_password(tmp_path
         UBM_TRAINING_DATA=str(tmp_path / "labelled.csv"),
         JAVA_HOME=str(tmp_path / "no-java"),
     )
+    jvm_udfs_jar()  # built (javac on PATH here): without JAVA_HOME's javac the doctor finds the built jar
 
     code, lines = doctor(env)
 

@@ -90,7 +90,7 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         final List<String> patterns = new ArrayList<>();
         final List<String> replacements = new ArrayList<>();
         boolean trim;
-        transient Pattern[] compiled;
+        transient volatile Pattern[] compiled;  // compiled on first use on each executor
 
         TextRules(String source) { this.source = source; }
 
@@ -317,6 +317,7 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         norm = textColumns.get(neg.source);
         if (norm == null || norm.source != null || !norm.trim || neg.trim || stem.trim) return false;
         if (!stem.source.equals(tokenizerSource.get(wordTokens))) return false;
+        if (embeddingTokens != null && !embeddingTokens.equals(wordTokens)) return false;
         List<String> known = new ArrayList<>();
         for (int i = 0; i < KNOWN_NORMALIZATION.length; i += 2) known.add(KNOWN_NORMALIZATION[i]);
         List<String> knownReplacements = new ArrayList<>();
