@@ -56,8 +56,8 @@ def test_the_evaluate_report_agrees_with_the_saved_models_predictions(sst_model,
 
 def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, spark):
     """classify_movie_review applies the model with spark_jobs/jvm's LinearTextScorer: on real sentences (SST's
-    tokenised text: the rules path) and on generated vendor reviews (plain text: the direct path) it must give
-    what PipelineModel.transform of the same saved model gives."""
+    tokenised text, clitics and PTB brackets included), on generated vendor reviews and on texts beyond ASCII (the
+    rules path) it must give what PipelineModel.transform of the same saved model gives."""
     import numpy as np
 
     from ubm_platform.resources.spark import load_spark_job
@@ -67,7 +67,8 @@ def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, 
     classify_job = load_spark_job("classify_movie_review.py")
     texts = [text for text, _ in sst_rows(dev)] + [text for text, _ in sst_rows(shared_data("reviews/sst/stsa.fine.train"))][:2000]
     generated, _ = make_reviews(np.random.default_rng(3), [f"TITLE {i}" for i in range(2000)], 2000)
-    texts += generated + ["", "Not bad, not bad at all.", "I can't say it wasn't fun", "NEVER boring -- but long"]
+    texts += generated + ["", "Not bad, not bad at all.", "I can't say it wasn't fun", "NEVER boring -- but long",
+                          "It\u2019s not good \u2014 na\u00efve", "\u201cNot bad\u201d", "not_good at all"]
     reviews = spark.createDataFrame([(i, f"r{i}", t) for i, t in enumerate(texts)], "cid long, review_id string, review_str string")
 
     applied_by = classify_job.model_scorer(spark, str(model_dir))[1]
@@ -85,4 +86,4 @@ def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, 
     scorer = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer.fromPipeline(
         PipelineModel.load(str(model_dir / "pipeline"))._to_java())
     direct = sum(scorer.directPath(t.lower()) for t in texts)
-    assert direct >= 1000 and len(texts) - direct >= 1000
+    assert direct >= 0.95 * len(texts) and len(texts) - direct >= 10  # SST's few non-ASCII lines and ours

@@ -95,13 +95,18 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         TextRules(String source) { this.source = source; }
 
         String apply(String text) {
-            if (compiled == null) {
-                Pattern[] c = new Pattern[patterns.size()];
-                for (int i = 0; i < c.length; i++) c[i] = Pattern.compile(patterns.get(i));
+            for (int i = 0; i < patterns.size(); i++) text = applyRule(i, text);
+            return trim ? trimSpaces(text) : text;
+        }
+
+        String applyRule(int i, String text) {
+            Pattern[] c = compiled;
+            if (c == null) {
+                c = new Pattern[patterns.size()];
+                for (int k = 0; k < c.length; k++) c[k] = Pattern.compile(patterns.get(k));
                 compiled = c;
             }
-            for (int i = 0; i < compiled.length; i++) text = compiled[i].matcher(text).replaceAll(replacements.get(i));
-            return trim ? trimSpaces(text) : text;
+            return c[i].matcher(text).replaceAll(replacements.get(i));
         }
     }
 
@@ -113,6 +118,7 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     private String embeddingTokens;                                        // Word2VecModel input, or null
 
     // the direct path (null when the statements are not the known rules)
+    private TextRules normalization;
     private Set<String> negators;
     private long[] negatorHashes;
     private int longestNegator;
@@ -323,6 +329,7 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         List<String> knownReplacements = new ArrayList<>();
         for (int i = 1; i < KNOWN_NORMALIZATION.length; i += 2) knownReplacements.add(KNOWN_NORMALIZATION[i]);
         if (!norm.patterns.equals(known) || !norm.replacements.equals(knownReplacements)) return false;
+        normalization = norm;
         negationScope = neg.patterns.size();
         negators = new HashSet<>();
         for (int i = 0; i < negationScope; i++) {
@@ -440,7 +447,8 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     }
 
     /** The direct path on hashes: every token's hash (and P^length) from one pass over its characters. */
-    private void directMargin(String s, Margin m) {
+    private void directMargin(String lowered, Margin m) {
+        String s = directNormalization(lowered);
         int[] bounds = directTokenBounds(s);
         int n = bounds.length / 2;
         long[] wordHash = new long[n], wordPow = new long[n], stemHash = new long[n], stemPow = new long[n];
@@ -501,11 +509,12 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     public Map<String, String[]> tokens(String lowered, boolean directPath) {
         Map<String, String[]> out = new HashMap<>();
         if (directPath) {
-            String[] words = directTokens(lowered);
-            int[] bounds = directTokenBounds(lowered);
+            String normalized = directNormalization(lowered);
+            String[] words = directTokens(normalized);
+            int[] bounds = directTokenBounds(normalized);
             long[] hashes = new long[words.length];
             for (int i = 0; i < words.length; i++) hashes[i] = hash(words[i]);
-            boolean[] negated = markNegation(lowered, bounds, hashes);
+            boolean[] negated = markNegation(normalized, bounds, hashes);
             String[] wordOut = new String[words.length], stemOut = new String[words.length];
             for (int i = 0; i < words.length; i++) {
                 String w = words[i];
@@ -550,17 +559,62 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
 
     // ---- the direct path ------------------------------------------------------------------------------------------
     /**
-     * A text the known rules change only by their last two (punctuation as tokens, whitespace): printable ASCII or
-     * Java-regex whitespace, none of < ` " ' _ (tags, quotes, apostrophes, the neg_ mark's underscore), and neither
-     * "cannot" nor "b-" (PTB brackets such as -lrb-).
+     * A text the direct path takes: printable ASCII or java.util.regex whitespace, without "_" (a word character for
+     * \\b and the neg_ mark's separator). Beyond ASCII, \\b's notion of a letter, the typographic quotes and dashes
+     * need the rules path.
      */
     static boolean plain(String s) {
         for (int i = 0, n = s.length(); i < n; i++) {
             char c = s.charAt(i);
-            if (c >= 0x7f || (c < 0x20 && !isSpace(c))) return false;
-            if (c == '<' || c == '`' || c == '"' || c == '\'' || c == '_') return false;
+            if (c >= 0x7f || (c < 0x20 && !isSpace(c)) || c == '_') return false;
         }
-        return !s.contains("cannot") && !s.contains("b-");
+        return true;
+    }
+
+    /**
+     * The known normalisation's first nine rules (tags, quotes, PTB brackets, "cannot", clitics), each applied with its
+     * own pattern only when the text holds what the pattern needs to match (otherwise it leaves the text as it is);
+     * the last two (punctuation as tokens, whitespace) are directTokenBounds'.
+     */
+    private String directNormalization(String s) {
+        int present = present(s);
+        for (int rule = 0; rule < KNOWN_NORMALIZATION.length / 2 - 2; rule++) {
+            if (!mayMatch(rule, s, present)) continue;
+            String out = normalization.applyRule(rule, s);
+            if (!out.equals(s)) { s = out; present = present(s); }
+        }
+        return s;
+    }
+
+    private static final int LT = 1, BACKTICK = 2, APOSTROPHE = 4, QUOTE = 8, DASH = 16, C = 32;
+
+    /** Which of the characters the first nine rules need the text holds (one pass). */
+    private static int present(String s) {
+        int p = 0;
+        for (int i = 0, n = s.length(); i < n; i++) {
+            switch (s.charAt(i)) {
+                case '<': p |= LT; break;
+                case '`': p |= BACKTICK; break;
+                case '\'': p |= APOSTROPHE; break;
+                case '"': p |= QUOTE; break;
+                case '-': p |= DASH; break;
+                case 'c': p |= C; break;
+                default:
+            }
+        }
+        return p;
+    }
+
+    /** Whether KNOWN_NORMALIZATION's rule can match an ASCII text: a character or word each of its matches holds. */
+    static boolean mayMatch(int rule, String s, int present) {
+        switch (rule) {
+            case 0: return (present & LT) != 0;                                    // <[^>]*>
+            case 1: return (present & (BACKTICK | APOSTROPHE | QUOTE)) != 0;       // `` '' "
+            case 2: return (present & BACKTICK) != 0;                              // typographic apostrophes (ASCII: `)
+            case 3: case 4: return (present & DASH) != 0 && s.contains("b-");      // -lrb- -rrb-
+            case 5: return (present & C) != 0 && s.contains("can");                // can not
+            default: return (present & APOSTROPHE) != 0;                           // n't, clitics, quote marks
+        }
     }
 
     private static boolean isSpace(char c) {  // java.util.regex \s
