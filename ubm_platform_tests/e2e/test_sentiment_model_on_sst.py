@@ -72,7 +72,7 @@ def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, 
     reviews = spark.createDataFrame([(i, f"r{i}", t) for i, t in enumerate(texts)], "cid long, review_id string, review_str string")
 
     applied_by = classify_job.model_scorer(spark, str(model_dir))[1]
-    assert applied_by.startswith("LinearTextScorer(direct path for plain texts")
+    assert applied_by.startswith("LinearTextScorer(direct path for ASCII texts")
     ours = {r.cid: (r.sentiment, r.probability) for r in classify_job.classify(spark, reviews, str(model_dir)).collect()}
     reference = (PipelineModel.load(str(model_dir / "pipeline")).transform(reviews)
                  .select("cid", vector_to_array(F.col("probability")).alias("p")).collect())

@@ -131,7 +131,7 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     private final LongTable words;     // embedding word -> its `classes` logit contributions (vector x coefficients)
 
     public String describe() {
-        return "LinearTextScorer(" + (direct ? "direct path for plain texts, rules otherwise" : "rules only")
+        return "LinearTextScorer(" + (direct ? "direct path for ASCII texts, rules otherwise" : "rules only")
                 + ", " + terms.size() + " terms, " + (words == null ? 0 : words.size()) + " embedding words, "
                 + classes + " classes)";
     }
