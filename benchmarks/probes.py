@@ -109,9 +109,9 @@ def classify_generate(args: argparse.Namespace) -> None:
 
 # -- classify-compare: the model vs a keyword rule, same input, same job, same session --------------
 def keyword_classify(spark, reviews, model_dir: str, carry: tuple[str, ...] = ()):
-    """A keyword rule in Spark SQL functions with classify_movie_review.classify's signature and columns: run()
-    with it is the same job (partition assignment, partitioned write, counts) with a keyword rule instead of the
-    model, so the two runs differ only in how a review is classified."""
+    """A keyword rule in Spark SQL functions with classify_movie_review.classify's signature and columns: the job
+    (classify_partitions: partition assignment, partitioned write, counts) with it differs from the model's only
+    in how a review is classified."""
     from pyspark.sql import functions as F
 
     positive = F.coalesce(F.col("review_str").cast("string"), F.lit("")).rlike(KEYWORD_PATTERN)
@@ -151,8 +151,8 @@ def classify_compare(args: argparse.Namespace) -> None:
     def job(kind: str, folder: str, output: str) -> tuple[float, dict]:
         rule = classifier.classify if kind == "model" else keyword_classify
         t0 = time.monotonic()
-        summary = classifier.run(spark, str(Path(folder).parent), partitions(folder), str(out / output), args.model,
-                                 classify_reviews=rule)
+        summary = classifier.classify_partitions(spark, str(Path(folder).parent), partitions(folder), str(out / output),
+                                                 args.model, rule)
         return time.monotonic() - t0, summary
 
     # Warm-up (untimed) on a small input: class loading, the model's load and scorer, JIT for both paths.

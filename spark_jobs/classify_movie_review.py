@@ -185,10 +185,14 @@ def partition_indexed(spark: SparkSession, input_path: str, partitions: list[dic
             .join(F.broadcast(index), "_partition_path").drop("_partition_path"))
 
 
-def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str,
-        classify_reviews=classify) -> dict:
-    """The job. `classify_reviews` is `classify`; the benchmark passes a keyword rule of the same signature to
-    compare the two per review inside the same job (benchmarks/probes.py)."""
+def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str) -> dict:
+    return classify_partitions(spark, input_path, partitions_uri, output_path, model_dir, classify)
+
+
+def classify_partitions(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str,
+                        classify_reviews) -> dict:
+    """The job, with the function that classifies the reviews given: `run` gives `classify`; the benchmark gives a
+    keyword rule of the same signature, to compare the two per review inside the same job (benchmarks/probes.py)."""
     partitions = read_partitions(_read_text(partitions_uri), partitions_uri)
     reviews = partition_indexed(spark, input_path, partitions)
     result = classify_reviews(spark, reviews, model_dir, carry=(PARTITION_COLUMN,))

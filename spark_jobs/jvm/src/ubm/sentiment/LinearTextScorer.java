@@ -43,9 +43,10 @@ import org.apache.spark.sql.types.DataTypes;
  * <p>How it stays the same model: the scorer is built FROM the saved stages. The text rules are read from the
  * SQLTransformers' statements and applied with java.util.regex, the engine behind Spark's regexp_replace (the
  * "rules" path, any statement of the supported shape). When the statements are exactly the rules this class knows
- * (the training script's normalisation, negation marking and stems), a text made only of the characters those
- * rules leave alone except punctuation and spaces takes a hand-written single pass instead (the "direct" path),
- * which gives the same tokens. Tests compare both paths with each other and with PipelineModel.transform.
+ * (the training script's normalisation, negation marking and stems), an ASCII text without "_" takes the "direct"
+ * path: only the normalisation rules whose characters it holds run as regular expressions, then one hand-written
+ * pass gives the same tokens as the remaining rules. Tests compare both paths with each other and with
+ * PipelineModel.transform.
  *
  * <p>Input: {@code lower(coalesce(review_str, ''))} computed by Spark (its lower(), exactly the model's).
  */
