@@ -142,7 +142,7 @@ def check_sentiment_scorer() -> Finding:
     except Exception as exc:
         return fail(what, _reason(exc))
     if jar is None:
-        return warn(what, "no javac: classification applies the model with its Spark ML stages (~15x slower per "
+        return warn(what, "no javac: classification applies the model with its Spark ML stages (~10x slower per "
                           "review); install a JDK (openjdk-17-jdk-headless) or point JAVA_HOME at one")
     return ok(what, f"{jar.name} (classification applies the model in one JVM call per review)")
 

@@ -41,15 +41,22 @@ def java_version(java: str) -> int:
     return int(match.group(2)) if major == 1 else major
 
 
+def java_tool(name: str) -> str | None:
+    """JAVA_HOME/bin/<name>, or <name> on PATH when JAVA_HOME is unset; None when it is not there."""
+    home = os.environ.get("JAVA_HOME")
+    tool = os.path.join(home, "bin", name) if home else shutil.which(name)
+    return tool if tool and os.path.exists(tool) else None
+
+
 def check_java() -> str:
     """The java Spark will use; raises with what to install when there is none of version 17 or 21+."""
     home = os.environ.get("JAVA_HOME")
-    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    java = java_tool("java")
     install = (
         "Spark needs Java 17 or 21. Install one (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; "
         "macOS: `brew install openjdk@17`) or point JAVA_HOME at it."
     )
-    if not java or not os.path.exists(java):
+    if java is None:
         raise JavaNotFoundError(f"no java found (JAVA_HOME={home or 'unset'}, PATH has none). {install}")
     version = java_version(java)
     if version < 17:
@@ -72,12 +79,6 @@ JVM_SOURCES = SPARK_JOBS_DIR / "jvm" / "src"
 JVM_BUILD = SPARK_JOBS_DIR / "jvm" / "build"
 
 
-def _javac() -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    javac = os.path.join(home, "bin", "javac") if home else shutil.which("javac")
-    return javac if javac and os.path.exists(javac) else None
-
-
 @lru_cache(maxsize=None)
 def jvm_udfs_jar() -> Path | None:
     """spark_jobs/jvm/ compiled into a jar named by the hash of its sources and of the Spark it is compiled
@@ -93,7 +94,7 @@ def jvm_udfs_jar() -> Path | None:
     jar = JVM_BUILD / f"ubm-jvm-udfs-{digest.hexdigest()[:16]}.jar"
     if jar.exists():
         return jar
-    javac = _javac()
+    javac = java_tool("javac")
     if javac is None:
         logger.warning("no javac (JAVA_HOME/bin or PATH): the sentiment model runs as Spark ML stages, without "
                        "spark_jobs/jvm's scorer (install a JDK, e.g. openjdk-17-jdk-headless, for the fast path)")

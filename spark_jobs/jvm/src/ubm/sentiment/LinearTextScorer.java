@@ -511,10 +511,13 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         Map<String, String[]> out = new HashMap<>();
         if (directPath) {
             String normalized = directNormalization(lowered);
-            String[] words = directTokens(normalized);
             int[] bounds = directTokenBounds(normalized);
+            String[] words = new String[bounds.length / 2];
             long[] hashes = new long[words.length];
-            for (int i = 0; i < words.length; i++) hashes[i] = hash(words[i]);
+            for (int i = 0; i < words.length; i++) {
+                words[i] = normalized.substring(bounds[2 * i], bounds[2 * i + 1]);
+                hashes[i] = hash(words[i]);
+            }
             boolean[] negated = markNegation(normalized, bounds, hashes);
             String[] wordOut = new String[words.length], stemOut = new String[words.length];
             for (int i = 0; i < words.length; i++) {
@@ -652,13 +655,6 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
             bounds[count++] = start; bounds[count++] = n;
         }
         return Arrays.copyOf(bounds, count);
-    }
-
-    static String[] directTokens(String s) {
-        int[] b = directTokenBounds(s);
-        String[] out = new String[b.length / 2];
-        for (int i = 0; i < out.length; i++) out[i] = s.substring(b[2 * i], b[2 * i + 1]);
-        return out;
     }
 
     private static boolean isWord(char c) {  // \b's word characters within a plain lower-case text
