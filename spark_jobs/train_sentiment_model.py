@@ -683,14 +683,19 @@ def _write_text(spark: SparkSession, path: str, text: str) -> None:
 # --------------------------------------------------------------------------------------------------
 # evaluation
 
-def _report(model: PipelineModel, labeled: DataFrame) -> dict:
+def _counts(model: PipelineModel, labeled: DataFrame) -> list:
+    """The model's predictions on `labeled` as metrics_from_counts' rows."""
     data = labeled.select("review_str", F.col("score").cast("int").alias("score")).withColumn("label", _label_col())
     pred = model.transform(data).withColumn("_p", vector_to_array(F.col("probability")))
     rows = (pred.groupBy(F.col("label").cast("int").alias("t"), F.col("prediction").cast("int").alias("p"))
             .agg(F.count(F.lit(1)).alias("n"),
                  F.sum(F.when(F.col("_p")[2] > F.col("_p")[0], 1).otherwise(0)).alias("bin_pos"))
             .collect())
-    return metrics_from_counts([(int(r["t"]), int(r["p"]), int(r["n"]), int(r["bin_pos"] or 0)) for r in rows])
+    return [(int(r["t"]), int(r["p"]), int(r["n"]), int(r["bin_pos"] or 0)) for r in rows]
+
+
+def _report(model: PipelineModel, labeled: DataFrame) -> dict:
+    return metrics_from_counts(_counts(model, labeled))
 
 
 def metrics_from_counts(rows) -> dict:
@@ -739,6 +744,38 @@ def metrics_from_counts(rows) -> dict:
 def evaluate(spark: SparkSession, model_dir: str, labeled: DataFrame) -> dict:
     model = PipelineModel.load(_join(model_dir, "pipeline"))
     return _report(model, labeled)
+
+
+def cv_folds(labeled: DataFrame, folds: int, seed: int) -> DataFrame:
+    """review_str, score and _cv: the row's fold (0 .. folds - 1), from a hash of the row and the seed."""
+    return labeled.select(F.col("review_str").cast("string").alias("review_str"), F.col("score").cast("int").alias("score"),
+                          F.floor(_unit_hash(seed, "cv") * folds).cast("int").alias("_cv"))
+
+
+def cross_validate(spark: SparkSession, labeled: DataFrame, work_dir: str, folds: int = 5, seed: int = 42,
+                   params: dict | None = None) -> dict:
+    """How a model trained on `labeled` does on texts it has not seen, with every row as a test row once: the
+    rows are cut into `folds` parts (a hash of the row and the seed), each part is classified by the model
+    fitted on the others exactly as `train` fits one, and the report pools all parts' predictions. The
+    per-fold accuracies show the spread. Each model sees (folds - 1) / folds of the rows, so this is a slightly
+    pessimistic estimate for the model trained on all of them."""
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    p = _effective_params(params, 0.0, seed)
+    labeled = cv_folds(labeled, folds, seed).cache()
+    word_vectors = (embedding(spark, int(p["embedding_words"]), p["lexicons"], work_dir)
+                    if int(p["embedding_words"]) > 0 or p["lexicons"] else None)
+    pooled, per_fold = [], []
+    for k in range(folds):
+        test = labeled.where(F.col("_cv") == k).drop("_cv")
+        model = _fit_model(spark, labeled.where(F.col("_cv") != k).drop("_cv"), p, seed, work_dir, word_vectors)[0]
+        rows = _counts(model, test)
+        fold_metrics = metrics_from_counts(rows)
+        per_fold.append({key: fold_metrics[key] for key in ("n", "accuracy_3class", "accuracy_binary", "macro_f1_3class")})
+        _log(f"fold {k + 1}/{folds}: {json.dumps(per_fold[-1])}")
+        pooled += rows
+    labeled.unpersist()
+    return {"folds": folds, "seed": seed, "params": p, **metrics_from_counts(pooled), "per_fold": per_fold}
 
 
 def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42) -> dict:

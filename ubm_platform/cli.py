@@ -159,15 +159,41 @@ def cmd_model_train(args: argparse.Namespace) -> int:
 
 
 def cmd_model_evaluate(args: argparse.Namespace) -> int:
-    from ubm_platform.defs.metadata import markdown_table
     from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
 
     trainer = load_spark_job("train_sentiment_model.py")
     spark = LocalSparkResource().session()
     report = trainer.evaluate(spark, args.model, trainer.load_labeled(spark, args.labeled))
-    if args.json:
+    _print_report(report, args.json)
+    return 0
+
+
+def cmd_model_cross_validate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ubm_platform.defs.metadata import markdown_table
+    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
+
+    trainer = load_spark_job("train_sentiment_model.py")
+    spark = LocalSparkResource().session()
+    with tempfile.TemporaryDirectory(prefix="ubm-cv-") as work_dir:
+        report = trainer.cross_validate(spark, trainer.load_labeled(spark, args.labeled), work_dir, args.folds, args.seed)
+    if not args.json:
+        _say(f"{args.folds}-fold cross-validation: each row classified by the model fitted on the other folds\n")
+        _say(markdown_table(["fold", "n", "3-class accuracy", "binary accuracy", "macro F1"],
+                            [(i + 1, f["n"], f"{f['accuracy_3class']:.4f}", f"{f['accuracy_binary']:.4f}",
+                              f"{f['macro_f1_3class']:.4f}") for i, f in enumerate(report["per_fold"])]) + "\n")
+        _say("all folds pooled:")
+    _print_report(report, args.json)
+    return 0
+
+
+def _print_report(report: dict, as_json: bool) -> None:
+    from ubm_platform.defs.metadata import markdown_table
+
+    if as_json:
         print(json.dumps(report))
-        return 0
+        return
     rows = [(label, *(f"{v[k]:.4f}" for k in ("precision", "recall", "f1")), v["support"])
             for label, v in [*report["per_class"].items(), ("macro avg", report["macro_avg"]),
                              ("weighted avg", report["weighted_avg"])]]
@@ -177,7 +203,6 @@ def cmd_model_evaluate(args: argparse.Namespace) -> int:
     matrix = report["confusion_matrix"]
     _say("\nconfusion matrix (rows: true class)")
     _say(markdown_table(["", *matrix["labels"]], [(l, *c) for l, c in zip(matrix["labels"], matrix["matrix"])]))
-    return 0
 
 
 # -- ubm doctor ----------------------------------------------------------------------------
@@ -249,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--labeled", required=True, help=labeled_help)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_model_evaluate)
+    cross_validate = model_commands.add_parser(
+        "cross-validate", help="estimate the quality on unseen reviews: k-fold cross-validation of training")
+    cross_validate.add_argument("--labeled", required=True, help=labeled_help)
+    cross_validate.add_argument("--folds", type=int, default=5)
+    cross_validate.add_argument("--seed", type=int, default=42)
+    cross_validate.add_argument("--json", action="store_true")
+    cross_validate.set_defaults(func=cmd_model_cross_validate)
     return parser
 
 

@@ -97,9 +97,13 @@ def _combine_metadata(by_key: dict[str, dict]) -> dict:
         return next(iter(by_key.values()))
     rows = {key: metadata["dagster/row_count"] for key, metadata in by_key.items()}
     keys = sorted(by_key)
+    first, *others = by_key.values()
     # Dagster records this metadata on every partition of the range, so no single-partition row count
-    # here: each partition's count is in rows_by_partition (read by the volume check).
+    # here: each partition's count is in rows_by_partition (read by the volume check). What every
+    # partition says alike (the model version, how it was applied) is true of each, so it is kept.
     return {
+        **{k: v for k, v in first.items()
+           if k != "dagster/row_count" and all(k in m and m[k] == v for m in others)},
         "partitions": f"{keys[0]}...{keys[-1]}",
         "rows_in_range": sum(rows.values()),
         ROWS_BY_PARTITION: MetadataValue.json(rows),

@@ -44,3 +44,17 @@ def test_range_runs_count_each_partition_with_its_own_rows():
     baseline = VolumeBaseline(instance, "a")
     assert sorted(n for _, n in baseline.history) == list(range(100, 107))
     assert baseline.result("volume", "2022-01-08", 104).passed
+
+
+def test_a_range_keeps_what_every_partition_says_alike():
+    from ubm_platform.defs.partitioned import _combine_metadata
+
+    by_day = {
+        "2022-01-01": {"dagster/row_count": 5, "model_version": "m1", "positive_reviews": 2, "only_here": 1},
+        "2022-01-02": {"dagster/row_count": 5, "model_version": "m1", "positive_reviews": 3},
+    }
+    metadata = _combine_metadata(by_day)
+    assert metadata["model_version"] == "m1"
+    assert "dagster/row_count" not in metadata  # equal here, yet a count of one partition, not of each
+    assert "positive_reviews" not in metadata and "only_here" not in metadata
+    assert metadata["rows_in_range"] == 10

@@ -357,6 +357,24 @@ def test_evaluate_agrees_with_an_independent_count(spark, trained):
     assert report["macro_avg"]["support"] == report["weighted_avg"]["support"] == n
 
 
+def test_cross_validation_classifies_each_row_once_with_a_model_that_did_not_see_it(spark, labeled, tmp_path):
+    report = tsm.cross_validate(spark, labeled, str(tmp_path / "work"), folds=2, seed=7, params=SMALL)
+
+    folds = tsm.cv_folds(labeled, 2, 7)
+    fold_of_row = [r["_cv"] for r in folds.collect()]
+    assert report["n"] == 200 and [f["n"] for f in report["per_fold"]] == [fold_of_row.count(k) for k in (0, 1)]
+    # the pooled report is all folds' predictions together
+    assert report["accuracy_3class"] == pytest.approx(
+        sum(f["accuracy_3class"] * f["n"] for f in report["per_fold"]) / 200, abs=1e-5)
+    # a fold's numbers are those of the model `train` fits on the other folds' rows, evaluated on the fold's
+    rest, held = folds.where("_cv != 1").drop("_cv"), folds.where("_cv = 1").drop("_cv")
+    tsm.train(spark, rest, str(tmp_path / "fold1"), holdout_fraction=0.0, seed=7, params=SMALL)
+    alone = tsm.evaluate(spark, str(tmp_path / "fold1"), held)
+    assert report["per_fold"][1] == {k: alone[k] for k in ("n", "accuracy_3class", "accuracy_binary", "macro_f1_3class")}
+    with pytest.raises(ValueError, match="at least 2"):
+        tsm.cross_validate(spark, labeled, str(tmp_path / "work"), folds=1)
+
+
 def test_classify_keeps_every_row_with_valid_columns(spark, trained):
     out, meta = trained
     texts = ["A wonderful, moving film!", "This isn't good. Boring and stupid.", "", None, "   ", "Amélie 日本 😀",

@@ -87,6 +87,9 @@ def test_a_range_run_publishes_each_day_with_its_own_rows(lake, tmp_path):
         assert sorted(_published(lake, day).column("review_id").to_pylist()) == sorted(f"{day}-{i}" for i in range(n))
     materialization = result.asset_materializations_for_node("classified_movie_review")[0]
     assert materialization.metadata["rows_by_partition"].value == REVIEWS_PER_DAY
+    # what every day of the range shares is kept on the range's materialization
+    assert materialization.metadata["model_version"].value == "sentiment-range"
+    assert "model_applied_by" in materialization.metadata
     assert not lake.list_files("stage/classified_movie_review/_staging", recursive=True)
 
 
