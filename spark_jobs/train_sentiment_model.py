@@ -615,20 +615,28 @@ def _effective_params(params: dict | None, holdout_fraction: float, seed: int) -
     return p
 
 
+def _typed_columns() -> list:
+    return [F.col("review_str").cast("string").alias("review_str"), F.col("score").cast("int").alias("score")]
+
+
+def _word_vectors(spark: SparkSession, p: dict, work_dir: str) -> Embedding | None:
+    if int(p["embedding_words"]) > 0 or p["lexicons"]:
+        return embedding(spark, int(p["embedding_words"]), p["lexicons"], work_dir)
+    return None
+
+
 def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42,
           params: dict | None = None) -> dict:
     """Evaluate on a deterministic held-out split, then refit on ALL rows; the saved model is the refit one."""
     if not 0.0 <= holdout_fraction < 1.0:
         raise ValueError("holdout_fraction must be in [0, 1)")
     p = _effective_params(params, holdout_fraction, seed)
-    labeled = labeled.select(F.col("review_str").cast("string").alias("review_str"),
-                             F.col("score").cast("int").alias("score")).cache()
+    labeled = labeled.select(*_typed_columns()).cache()
     fp = fingerprint(labeled)
     version = "sentiment-" + hashlib.sha256((fp + json.dumps(p, sort_keys=True)).encode("utf-8")).hexdigest()[:12]
     tr, ho = _split(labeled, holdout_fraction, seed)
     work_dir = _join(out_dir, "_work")
-    word_vectors = (embedding(spark, int(p["embedding_words"]), p["lexicons"], work_dir)
-                    if int(p["embedding_words"]) > 0 or p["lexicons"] else None)
+    word_vectors = _word_vectors(spark, p, work_dir)
     n_train, n_holdout = tr.count(), ho.count()
     metrics = None
     if n_holdout > 0:
@@ -748,8 +756,7 @@ def evaluate(spark: SparkSession, model_dir: str, labeled: DataFrame) -> dict:
 
 def cv_folds(labeled: DataFrame, folds: int, seed: int) -> DataFrame:
     """review_str, score and _cv: the row's fold (0 .. folds - 1), from a hash of the row and the seed."""
-    return labeled.select(F.col("review_str").cast("string").alias("review_str"), F.col("score").cast("int").alias("score"),
-                          F.floor(_unit_hash(seed, "cv") * folds).cast("int").alias("_cv"))
+    return labeled.select(*_typed_columns(), F.floor(_unit_hash(seed, "cv") * folds).cast("int").alias("_cv"))
 
 
 def cross_validate(spark: SparkSession, labeled: DataFrame, work_dir: str, folds: int = 5, seed: int = 42,
@@ -763,8 +770,7 @@ def cross_validate(spark: SparkSession, labeled: DataFrame, work_dir: str, folds
         raise ValueError("folds must be at least 2")
     p = _effective_params(params, 0.0, seed)
     labeled = cv_folds(labeled, folds, seed).cache()
-    word_vectors = (embedding(spark, int(p["embedding_words"]), p["lexicons"], work_dir)
-                    if int(p["embedding_words"]) > 0 or p["lexicons"] else None)
+    word_vectors = _word_vectors(spark, p, work_dir)
     pooled, per_fold = [], []
     for k in range(folds):
         test = labeled.where(F.col("_cv") == k).drop("_cv")

@@ -146,11 +146,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 # -- ubm model ------------------------------------------------------------------------------
-def cmd_model_train(args: argparse.Namespace) -> int:
+def _trainer_and_spark():
+    """spark_jobs/train_sentiment_model.py (the code the sentiment_model asset runs) and a local Spark session."""
     from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
 
-    trainer = load_spark_job("train_sentiment_model.py")
-    spark = LocalSparkResource().session()
+    return load_spark_job("train_sentiment_model.py"), LocalSparkResource().session()
+
+
+def cmd_model_train(args: argparse.Namespace) -> int:
+    trainer, spark = _trainer_and_spark()
     model = trainer.train(spark, trainer.load_labeled(spark, args.labeled), args.out, args.holdout, args.seed)
     metrics = model["metrics"]
     _say(f"model {model['version']} in {args.out}: held-out 3-class accuracy {metrics['accuracy_3class']:.4f}, "
@@ -159,10 +163,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
 
 
 def cmd_model_evaluate(args: argparse.Namespace) -> int:
-    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
-
-    trainer = load_spark_job("train_sentiment_model.py")
-    spark = LocalSparkResource().session()
+    trainer, spark = _trainer_and_spark()
     report = trainer.evaluate(spark, args.model, trainer.load_labeled(spark, args.labeled))
     _print_report(report, args.json)
     return 0
@@ -172,10 +173,8 @@ def cmd_model_cross_validate(args: argparse.Namespace) -> int:
     import tempfile
 
     from ubm_platform.defs.metadata import markdown_table
-    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
 
-    trainer = load_spark_job("train_sentiment_model.py")
-    spark = LocalSparkResource().session()
+    trainer, spark = _trainer_and_spark()
     with tempfile.TemporaryDirectory(prefix="ubm-cv-") as work_dir:
         report = trainer.cross_validate(spark, trainer.load_labeled(spark, args.labeled), work_dir, args.folds, args.seed)
     if not args.json:
