@@ -221,6 +221,15 @@ def stage_extract_history(ctx: Context) -> dict:
     return _history_stage(ctx, "extract_history", "user_purchase_staging", "payments staged")
 
 
+def stage_dagster_floor(ctx: Context) -> dict:
+    """benchmarks/dagster_floor.py's no-op asset over the range, one run: a range run's cost without data."""
+    m = _measure(ctx, "dagster_floor", [PY, "-m", "dagster", "asset", "materialize", "-m", "benchmarks.dagster_floor",
+                                        "--select", "dagster_floor", "--partition-range", ctx.range_arg],
+                 ctx.timeout(300))
+    return record_of(m, days=len(ctx.days), rows_are="none: a no-op asset's range run",
+                     dagster=dagster_timings(ctx, m))
+
+
 def _copy_stage(ctx: Context, name: str, first: str, last: str, what: str) -> dict:
     m = _measure(ctx, name, [PY, "-m", "benchmarks.probes", "copy-baseline", "--from", first, "--to", last],
                  ctx.timeout(300, 20))
@@ -400,6 +409,8 @@ STAGES = [
           stage_copy_one_day),
     Stage("extract_history", "c", "user_purchase_staging, the whole range in one run", stage_extract_history),
     Stage("copy_baseline", "c", "PostgreSQL COPY of the same query over the range, discarded", stage_copy_baseline),
+    Stage("dagster_floor", "c", "a no-op partitioned asset over the range in one run (Dagster's floor)",
+          stage_dagster_floor, requires=()),
     Stage("land_reviews_history", "d", "movie_review_raw, the whole range in one run", stage_land_reviews_history),
     Stage("train_model", "e", "sentiment_model", stage_train_model, requires=("seed", "land_reviews_history")),
     Stage("classify_history", "f", "classified_movie_review, the whole range in one run", stage_classify_history,
