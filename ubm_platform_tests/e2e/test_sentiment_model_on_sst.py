@@ -87,3 +87,36 @@ def test_the_classification_job_gives_the_saved_models_probabilities(sst_model, 
         PipelineModel.load(str(model_dir / "pipeline"))._to_java())
     direct = sum(scorer.directPath(t.lower()) for t in texts)
     assert direct >= 0.95 * len(texts) and len(texts) - direct >= 10  # SST's few non-ASCII lines and ours
+
+
+def test_plain_english_sentences_are_classified_as_their_sst_tokenised_form(sst_model, spark):
+    """The check's held-out sentences may come as ordinary text, not SST's tokenised lower case: the dev sentences
+    written back as plain English (NLTK's Treebank detokenizer: `is n't` -> `isn't`, `film ,` -> `film,`, PTB
+    brackets back to parentheses; first letter capitalised) must keep their predicted classes and the targets."""
+    from nltk.tokenize.treebank import TreebankWordDetokenizer
+
+    model_dir, dev, _report = sst_model
+    detokenize = TreebankWordDetokenizer().detokenize
+    brackets = {"-lrb-": "(", "-rrb-": ")"}
+
+    def plain(text: str) -> str:
+        sentence = detokenize([brackets.get(token, token) for token in text.split()])
+        return sentence[:1].upper() + sentence[1:]
+
+    rows = [(row, text, plain(text), _sentiment(score)) for row, (text, score) in enumerate(sst_rows(dev))]
+    assert sum(tokenised != written for _, tokenised, written, _ in rows) > 1000  # the texts really differ
+    model = PipelineModel.load(str(model_dir / "pipeline"))
+
+    def predicted(column: int) -> dict:
+        frame = spark.createDataFrame([(r[0], r[column]) for r in rows], "row long, review_str string")
+        return {r.row: list(r.p) for r in model.transform(frame)
+                .select("row", vector_to_array(F.col("probability")).alias("p")).collect()}
+
+    tokenised, written = predicted(1), predicted(2)
+    argmax = lambda p: max(range(3), key=lambda c: p[c])  # noqa: E731
+    changed = sum(argmax(tokenised[r]) != argmax(written[r]) for r, *_ in rows)
+    assert changed <= len(rows) // 100
+    truth = {r: t for r, _, _, t in rows}
+    polar = [r for r in truth if truth[r] != 1]
+    assert sum(argmax(written[r]) == truth[r] for r in truth) / len(truth) >= THREE_CLASS_TARGET
+    assert sum((written[r][2] > written[r][0]) == (truth[r] == 2) for r in polar) / len(polar) >= BINARY_TARGET
