@@ -84,8 +84,7 @@ def targets(results: dict) -> list[dict]:
             verdict = "n/a"
         else:
             verdict = "PASS" if (ratio >= limit if op == ">=" else ratio <= limit) else "MISS"
-            if verdict == "MISS" and op == ">=" and detail.get("floor_ratio") is not None \
-                    and detail["floor_ratio"] < limit:
+            if verdict == "MISS" and detail.get("floor_ratio", limit) < limit:
                 verdict = f"MISS (out of reach of any Dagster range run here: at most {detail['floor_ratio']:.2f})"
         out.append({"name": name, "what": what, "target": f"{op} {limit:g}", "set_for_scale": for_scale,
                     "ratio": round(ratio, 3) if ratio is not None else None, "verdict": verdict, **detail})

@@ -38,7 +38,7 @@ FULL_RANGE = ("2022-01-01", "2022-06-30")
 DEFAULT_CLASSIFY_ROWS = 1_000_000
 WARMUP_ROWS = 20_000
 PY = sys.executable
-DAGSTER_MATERIALIZE = [PY, "-m", "dagster", "asset", "materialize", "-m", "ubm_platform.definitions"]
+DAGSTER_MATERIALIZE = [PY, "-m", "dagster", "asset", "materialize", "-m"]
 UBM = [PY, "-m", "ubm_platform.cli"]
 
 
@@ -198,8 +198,9 @@ def stage_spark_session_start(ctx: Context) -> dict:
     return record_of(m, inner=_probe_result(m))
 
 
-def _materialize(ctx: Context, name: str, asset: str, partition: list[str], timeout_s: float) -> Measured:
-    return _measure(ctx, name, [*DAGSTER_MATERIALIZE, "--select", asset, *partition], timeout_s)
+def _materialize(ctx: Context, name: str, asset: str, partition: list[str], timeout_s: float,
+                 module: str = "ubm_platform.definitions") -> Measured:
+    return _measure(ctx, name, [*DAGSTER_MATERIALIZE, module, "--select", asset, *partition], timeout_s)
 
 
 def stage_extract_one_day(ctx: Context) -> dict:
@@ -223,9 +224,8 @@ def stage_extract_history(ctx: Context) -> dict:
 
 def stage_dagster_floor(ctx: Context) -> dict:
     """benchmarks/dagster_floor.py's no-op asset over the range, one run: a range run's cost without data."""
-    m = _measure(ctx, "dagster_floor", [PY, "-m", "dagster", "asset", "materialize", "-m", "benchmarks.dagster_floor",
-                                        "--select", "dagster_floor", "--partition-range", ctx.range_arg],
-                 ctx.timeout(300))
+    m = _materialize(ctx, "dagster_floor", "dagster_floor", ["--partition-range", ctx.range_arg], ctx.timeout(300),
+                     module="benchmarks.dagster_floor")
     return record_of(m, days=len(ctx.days), rows_are="none: a no-op asset's range run",
                      dagster=dagster_timings(ctx, m))
 

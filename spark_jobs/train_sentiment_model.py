@@ -693,7 +693,7 @@ def _write_text(spark: SparkSession, path: str, text: str) -> None:
 
 def _counts(model: PipelineModel, labeled: DataFrame) -> list:
     """The model's predictions on `labeled` as metrics_from_counts' rows."""
-    data = labeled.select("review_str", F.col("score").cast("int").alias("score")).withColumn("label", _label_col())
+    data = labeled.select(*_typed_columns()).withColumn("label", _label_col())
     pred = model.transform(data).withColumn("_p", vector_to_array(F.col("probability")))
     rows = (pred.groupBy(F.col("label").cast("int").alias("t"), F.col("prediction").cast("int").alias("p"))
             .agg(F.count(F.lit(1)).alias("n"),
