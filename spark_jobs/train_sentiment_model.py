@@ -66,6 +66,10 @@ DEFAULT_PARAMS = {
     "stack_max_iter": 200,
 }
 
+# Raised when training gives another model for the same data and parameters: the version hashes it with them.
+# 2: out-of-fold NB scores over the terms the other folds keep (_out_of_fold_nb_tables)
+TRAINING_REVISION = 2
+
 NEGATORS = "not|no|never|nothing|nobody|none|neither|nor|nowhere|without|hardly|barely|scarcely|cannot"
 
 
@@ -403,6 +407,21 @@ def _nb_tables(counts: np.ndarray, docs: np.ndarray, smoothing: float):
     return theta, pi
 
 
+def _out_of_fold_nb_tables(counts: np.ndarray, docs: np.ndarray, smoothing: float, min_count: float):
+    """The NB tables of the rows outside one fold (counts: their (K, V) binary term counts, i.e. document
+    frequencies per class; docs: their (K,) texts per class) over the terms those rows alone would keep in the
+    vocabulary (in at least min_count of them). The vocabulary is fitted on all rows, so a term can be in it only
+    because of the fold's own rows; a text the final model has never seen gets nothing from such a term, so the
+    out-of-fold score the stacker learns from must not either (cross-validated gain: docs/model.md). Such
+    terms get theta 0 (no contribution) and leave the smoothing's vocabulary size, so the scores are those of a
+    CountVectorizer and a NaiveBayes fitted on the other folds' rows
+    (test_out_of_fold_nb_scores_are_those_of_a_model_fitted_without_the_fold)."""
+    kept = counts.sum(axis=0) >= min_count
+    theta = np.zeros(counts.shape)
+    theta[:, kept], pi = _nb_tables(counts[:, kept], docs, smoothing)
+    return theta, pi
+
+
 def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_dir: str,
                word_vectors: Embedding | None = None):
     """(the compiled model that is saved and applied, the stacked model it was compiled from, the views)."""
@@ -436,9 +455,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     # + 1: one empty pseudo-document per class (Spark's NaiveBayes only knows the classes it sees; the
     # pseudo-documents keep every view 3-wide); final: the views on all rows, no fold left out
     tables, final = {}, {}
+    min_dfs = {f"tf_{v}": m.getMinDF() for v, m in vocabularies}
     for c in tf_cols:
         tot, tot_docs = counts[c].sum(axis=0), docs.sum(axis=0)
-        tables[c] = [_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha) for f in range(folds)]
+        # CountVectorizer's minDF: a count, or below 1 a share of the texts
+        min_counts = [min_dfs[c] if min_dfs[c] >= 1 else min_dfs[c] * (tot_docs - docs[f]).sum() for f in range(folds)]
+        tables[c] = [_out_of_fold_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha, min_counts[f])
+                     for f in range(folds)]
         final[c] = _nb_tables(tot, tot_docs + 1, alpha)
     bc = spark.sparkContext.broadcast(tables)
     with_embedding = embedding is not None   # the closure below must not capture the (unpicklable) model
@@ -612,6 +635,7 @@ def _effective_params(params: dict | None, holdout_fraction: float, seed: int) -
     p.update(params or {})
     p["holdout_fraction"] = float(holdout_fraction)
     p["seed"] = int(seed)
+    p["training_revision"] = TRAINING_REVISION
     return p
 
 

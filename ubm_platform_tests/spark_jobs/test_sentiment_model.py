@@ -289,6 +289,50 @@ def test_nb_tables_match_spark_naive_bayes(spark):
         assert np.allclose(raw_built, raw_fit) and np.allclose(p_built, p_fit)
 
 
+def test_out_of_fold_nb_scores_are_those_of_a_model_fitted_without_the_fold(spark):
+    """The stacker learns from out-of-fold NB scores; they must be what a CountVectorizer and a NaiveBayes fitted
+    on the other folds' rows alone give (a term kept in the all-rows vocabulary only thanks to the fold's own
+    rows tells such a model nothing), or the stacker learns to trust scores that new texts never get."""
+    import random
+
+    import numpy as np
+    from pyspark.ml.classification import NaiveBayes
+    from pyspark.ml.feature import CountVectorizer
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(40)]
+    rows = [(i % 3, float(rng.randrange(3)), rng.sample(words, rng.randint(1, 6))) for i in range(60)]
+    folds, k, alpha, min_df = 3, 3, 0.8, 2.0
+    df = spark.createDataFrame(rows, "fold int, label double, tokens array<string>")
+    x_all = CountVectorizer(inputCol="tokens", outputCol="x", binary=True, minDF=min_df).fit(df).transform(df)
+    got_rows = x_all.orderBy("fold", "tokens").collect()
+    counts = np.zeros((folds, k, got_rows[0].x.size))
+    docs = np.zeros((folds, k))
+    for r in got_rows:
+        counts[r.fold, int(r.label)] += r.x.toArray()
+        docs[r.fold, int(r.label)] += 1
+    tot, tot_docs = counts.sum(axis=0), docs.sum(axis=0)
+    leaky_differs = False
+    for f in range(folds):
+        theta, pi = tsm._out_of_fold_nb_tables(tot - counts[f], tot_docs - docs[f] + 1, alpha, min_df)
+        got = [pi + theta @ r.x.toArray() for r in got_rows if r.fold == f]
+        # independently: the vocabulary and the NB fitted on the other folds' rows (plus, as training does, one
+        # empty text per class)
+        rest = df.where(df.fold != f)
+        vectorizer = CountVectorizer(inputCol="tokens", outputCol="x", binary=True, minDF=min_df).fit(rest)
+        empty = spark.createDataFrame([(f, float(c), []) for c in range(k)], df.schema)
+        nb = NaiveBayes(featuresCol="x", smoothing=alpha, modelType="multinomial").fit(
+            vectorizer.transform(rest.unionByName(empty)))
+        held = nb.transform(vectorizer.transform(df.where(df.fold == f))).orderBy("fold", "tokens").collect()
+        want = [r.rawPrediction.toArray() for r in held]
+        assert len(got) == len(want) > 10
+        assert np.allclose(got, want)
+        leaky_theta, leaky_pi = tsm._nb_tables(tot - counts[f], tot_docs - docs[f] + 1, alpha)
+        leaky = [leaky_pi + leaky_theta @ r.x.toArray() for r in got_rows if r.fold == f]
+        leaky_differs |= not np.allclose(leaky, want)
+    assert leaky_differs   # (the data has terms that only the fold's own rows keep in the vocabulary)
+
+
 def test_train_writes_a_deterministic_versioned_model(spark, labeled, trained, tmp_path):
     out, meta = trained
     assert json.loads((out / "ubm_model.json").read_text()) == meta
@@ -297,7 +341,8 @@ def test_train_writes_a_deterministic_versioned_model(spark, labeled, trained, t
     expected = hashlib.sha256((meta["fingerprint"] + json.dumps(meta["params"], sort_keys=True)).encode()).hexdigest()
     assert meta["version"] == "sentiment-" + expected[:12]
     assert meta["n_train"] + meta["n_holdout"] == 200 and meta["n_holdout"] == meta["metrics"]["n"]
-    assert meta["params"] == {**tsm.DEFAULT_PARAMS, **SMALL, "holdout_fraction": 0.25, "seed": 7}
+    assert meta["params"] == {**tsm.DEFAULT_PARAMS, **SMALL, "holdout_fraction": 0.25, "seed": 7,
+                              "training_revision": tsm.TRAINING_REVISION}
     assert meta["views"] == ["word_1", "word_2", "stem_1"]
     # portable: only built-in Spark ML stages in the saved pipeline
     model = PipelineModel.load(str(out / "pipeline"))
