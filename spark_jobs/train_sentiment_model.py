@@ -455,13 +455,15 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     # + 1: one empty pseudo-document per class (Spark's NaiveBayes only knows the classes it sees; the
     # pseudo-documents keep every view 3-wide); final: the views on all rows, no fold left out
     tables, final = {}, {}
-    min_dfs = {f"tf_{v}": m.getMinDF() for v, m in vocabularies}
-    for c in tf_cols:
-        tot, tot_docs = counts[c].sum(axis=0), docs.sum(axis=0)
-        # CountVectorizer's minDF: a count, or below 1 a share of the texts
-        min_counts = [min_dfs[c] if min_dfs[c] >= 1 else min_dfs[c] * (tot_docs - docs[f]).sum() for f in range(folds)]
-        tables[c] = [_out_of_fold_nb_tables(tot - counts[c][f], tot_docs - docs[f] + 1, alpha, min_counts[f])
-                     for f in range(folds)]
+    tot_docs = docs.sum(axis=0)
+    for (_, vocabulary), c in zip(vocabularies, tf_cols):
+        tot, min_df = counts[c].sum(axis=0), vocabulary.getMinDF()
+        tables[c] = []
+        for f in range(folds):
+            rest_docs = tot_docs - docs[f]
+            # CountVectorizer's minDF: a count, or below 1 a share of the texts
+            min_count = min_df if min_df >= 1 else min_df * rest_docs.sum()
+            tables[c].append(_out_of_fold_nb_tables(tot - counts[c][f], rest_docs + 1, alpha, min_count))
         final[c] = _nb_tables(tot, tot_docs + 1, alpha)
     bc = spark.sparkContext.broadcast(tables)
     with_embedding = embedding is not None   # the closure below must not capture the (unpicklable) model
