@@ -20,11 +20,14 @@ $(INSTALLED): pyproject.toml requirements.lock
 setup: $(INSTALLED)
 	@$(BIN)/python -m ubm_platform.resources.spark --check-java
 
-## demo: seed the embedded sources, run a week of daily partitions through Dagster, print the result
+## demo: seed the embedded sources, run a week of daily partitions through Dagster, print the result,
+## what was built and what to do next
 demo: setup
 	$(BIN)/ubm seed
 	$(BIN)/ubm run --from $(DEMO_FROM) --to $(DEMO_TO)
 	$(BIN)/ubm show --from $(DEMO_FROM) --to $(DEMO_TO) --limit 25
+	@echo
+	@$(BIN)/ubm summary
 
 ## test: the whole test suite
 test: setup

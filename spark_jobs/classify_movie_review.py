@@ -197,7 +197,8 @@ def classify_partitions(spark: SparkSession, input_path: str, partitions_uri: st
     reviews = partition_indexed(spark, input_path, partitions)
     result = classify_reviews(spark, reviews, model_dir, carry=(PARTITION_COLUMN,))
     result.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(output_path)
-    written = spark.read.parquet(output_path)
+    # The schema is given: a range with no review at all writes no file, and there is nothing to infer it from.
+    written = spark.read.schema(result.schema).parquet(output_path)
     counts: dict[int, dict[str, int]] = {}
     for r in written.groupBy(PARTITION_COLUMN, "sentiment").agg(F.count(F.lit(1)).alias("n")).collect():
         counts.setdefault(int(r[PARTITION_COLUMN]), {})[r["sentiment"]] = int(r["n"])

@@ -667,7 +667,8 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
     metrics = None
     if n_holdout > 0:
         metrics = _report(_fit_model(spark, tr, p, seed, work_dir, word_vectors)[0], ho)
-        _log(f"held-out: accuracy_3class={metrics['accuracy_3class']} accuracy_binary={metrics['accuracy_binary']}")
+        _log(f"held-out: accuracy_3class={metrics['accuracy_3class']:.4f} on n={metrics['n']}, "
+             f"accuracy_binary={metrics['accuracy_binary']:.4f} on n={metrics['n_binary']}")
     final, _stacked, views = _fit_model(spark, labeled, p, seed, work_dir, word_vectors)
     final.write().overwrite().save(_join(out_dir, "pipeline"))
     meta = {

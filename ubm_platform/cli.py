@@ -60,7 +60,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
                        partitioning=granularity())
     _say(
         f"seeded {summary.customers} customers, {summary.films} films, {summary.rentals} rentals, "
-        f"{summary.payments} payments, {summary.reviews} reviews in {len(summary.days)} days of {granularity().name} files "
+        f"{summary.payments} payments, {summary.reviews} reviews ({summary.bad_review_rows} of them bad rows, as vendors "
+        f"send, for the quarantine) in {len(summary.days)} days of {granularity().name} files "
         f"({time.monotonic() - began:.1f}s)"
     )
     return 0
@@ -72,17 +73,24 @@ PROGRESS_RUN_CONFIG = {"loggers": {"progress": {}}}
 
 def _range_tags(keys: list[str]) -> dict:
     """One run for the whole range: the daily assets have single-run backfill policies."""
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from ubm_platform.partitions import RANGE_END_TAG, RANGE_START_TAG
 
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
-def _execute(defs, job_name: str, instance, keys: list[str] | None) -> bool:
-    """Run a job of the definitions in this process; print failures; True on success."""
+def _execute(defs, job_name: str, instance, keys: list[str] | None, assets: Sequence[str] | None = None) -> bool:
+    """Run a job of the definitions (only `assets` of it, when given) in this process; print failures;
+    True on success."""
+    from dagster import AssetKey
+
+    from ubm_platform.runs import process_tags
+
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
-        tags=_range_tags(keys) if keys else None,
+        asset_selection=[AssetKey(asset) for asset in assets] if assets else None,
+        # the run lives and dies with this process: its tags let the next start tell (ubm_platform/runs.py)
+        tags={**(_range_tags(keys) if keys else {}), **process_tags()},
         run_config=PROGRESS_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -108,21 +116,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     ensure_dagster_home(settings)
     from ubm_platform.definitions import defs
     from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
+    from ubm_platform.runs import reap
 
     instance = DagsterInstance.get()
     began = time.monotonic()
     with _resources("lake") as resources:
+        reaped = reap(instance, resources.lake)  # runs of killed `ubm` processes, and their staging
         has_model = resources.lake.exists(CURRENT_POINTER)
+    if reaped.runs or reaped.staging:
+        _say(str(reaped))
+    daily_assets = DAILY_ASSETS
     if args.retrain_model or not has_model:
         if not settings.training_data:
             _say(f"landing the vendor's reviews of {keys[0]}..{keys[-1]} to train the sentiment model on their scores")
             if not _execute(defs, "movie_review_landing_job", instance, keys):
                 return 1
+            daily_assets = [asset for asset in DAILY_ASSETS if asset != "movie_review_raw"]  # landed once
         _say("training sentiment_model")
         if not _execute(defs, "sentiment_model_job", instance, None):
             return 1
-    _say(f"materializing {', '.join(DAILY_ASSETS)} for {keys[0]}..{keys[-1]} in one run")
-    if not _execute(defs, "daily_pipeline_job", instance, keys):
+    _say(f"materializing {', '.join(daily_assets)} for {keys[0]}..{keys[-1]} in one run")
+    if not _execute(defs, "daily_pipeline_job", instance, keys, daily_assets):
         return 1
     _say(f"done: {len(keys)} partitions in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
     return 0
@@ -156,9 +170,12 @@ def _trainer_and_spark():
 def cmd_model_train(args: argparse.Namespace) -> int:
     trainer, spark = _trainer_and_spark()
     model = trainer.train(spark, trainer.load_labeled(spark, args.labeled), args.out, args.holdout, args.seed)
+    from ubm_platform.defs.sentiment.assets import accuracy_text
+
     metrics = model["metrics"]
-    _say(f"model {model['version']} in {args.out}: held-out 3-class accuracy {metrics['accuracy_3class']:.4f}, "
-         f"binary accuracy {metrics['accuracy_binary']:.4f}, macro F1 {metrics['macro_f1_3class']:.4f}")
+    _say(f"model {model['version']} in {args.out}: held-out 3-class accuracy "
+         f"{accuracy_text(metrics['accuracy_3class'], metrics['n'], 4)}, binary accuracy "
+         f"{accuracy_text(metrics['accuracy_binary'], metrics['n_binary'], 4)}, macro F1 {metrics['macro_f1_3class']:.4f}")
     return 0
 
 
@@ -173,15 +190,18 @@ def cmd_model_cross_validate(args: argparse.Namespace) -> int:
     import tempfile
 
     from ubm_platform.defs.metadata import markdown_table
+    from ubm_platform.defs.sentiment.assets import accuracy_interval
 
     trainer, spark = _trainer_and_spark()
     with tempfile.TemporaryDirectory(prefix="ubm-cv-") as work_dir:
         report = trainer.cross_validate(spark, trainer.load_labeled(spark, args.labeled), work_dir, args.folds, args.seed)
     if not args.json:
         _say(f"{args.folds}-fold cross-validation: each row classified by the model fitted on the other folds\n")
-        _say(markdown_table(["fold", "n", "3-class accuracy", "binary accuracy", "macro F1"],
-                            [(i + 1, f["n"], f"{f['accuracy_3class']:.4f}", f"{f['accuracy_binary']:.4f}",
-                              f"{f['macro_f1_3class']:.4f}") for i, f in enumerate(report["per_fold"])]) + "\n")
+        _say(markdown_table(["fold", "n", "3-class accuracy", "its 95% CI", "binary accuracy", "macro F1"],
+                            [(i + 1, f["n"], f"{f['accuracy_3class']:.4f}",
+                              "{:.4f}-{:.4f}".format(*accuracy_interval(f["accuracy_3class"], f["n"])),
+                              f"{f['accuracy_binary']:.4f}", f"{f['macro_f1_3class']:.4f}")
+                             for i, f in enumerate(report["per_fold"])]) + "\n")
         _say("all folds pooled:")
     _print_report(report, args.json)
     return 0
@@ -189,6 +209,7 @@ def cmd_model_cross_validate(args: argparse.Namespace) -> int:
 
 def _print_report(report: dict, as_json: bool) -> None:
     from ubm_platform.defs.metadata import markdown_table
+    from ubm_platform.defs.sentiment.assets import accuracy_text
 
     if as_json:
         print(json.dumps(report))
@@ -197,11 +218,155 @@ def _print_report(report: dict, as_json: bool) -> None:
             for label, v in [*report["per_class"].items(), ("macro avg", report["macro_avg"]),
                              ("weighted avg", report["weighted_avg"])]]
     _say(markdown_table(["class", "precision", "recall", "f1", "support"], rows))
-    _say(f"\naccuracy (3-class): {report['accuracy_3class']:.4f} on {report['n']} reviews")
-    _say(f"accuracy (positive vs negative, non-neutral rows): {report['accuracy_binary']:.4f} on {report['n_binary']}")
+    _say(f"\naccuracy (3-class): {accuracy_text(report['accuracy_3class'], report['n'], 4)}")
+    _say(f"accuracy (positive vs negative, non-neutral rows): "
+         f"{accuracy_text(report['accuracy_binary'], report['n_binary'], 4)}")
     matrix = report["confusion_matrix"]
     _say("\nconfusion matrix (rows: true class)")
     _say(markdown_table(["", *matrix["labels"]], [(l, *c) for l, c in zip(matrix["labels"], matrix["matrix"])]))
+
+
+# -- ubm sql --------------------------------------------------------------------------------
+def _redshift_hint() -> str:
+    import os
+
+    where = ", ".join(f"{name}={os.environ.get(name) or default}" for name, default in (
+        ("UBM_REDSHIFT_HOST", "(unset)"), ("UBM_REDSHIFT_PORT", "5439"), ("UBM_REDSHIFT_DATABASE", "(unset)"),
+        ("UBM_REDSHIFT_USER", "(unset)")))
+    return ("the warehouse is Redshift (UBM_ENV=aws): query it with a Redshift client (psql, DBeaver, the Redshift "
+            f"query editor) on {where}, with UBM_REDSHIFT_PASSWORD or, when UBM_REDSHIFT_IAM=1, IAM credentials for "
+            "UBM_REDSHIFT_CLUSTER_ID; the metric is public.user_behavior_metric, the lake's datasets spectrum.*")
+
+
+def _sql_statement(conn, sql: str) -> bool:
+    """Run SQL on DuckDB and print its result as a table; False, with DuckDB's message, when it fails."""
+    import duckdb
+
+    try:
+        relation = conn.sql(sql)
+        if relation is not None:  # None: a statement without a result (SET, PRAGMA...)
+            relation.show()
+    except duckdb.Error as exc:
+        _say(f"Error: {exc}")
+        return False
+    return True
+
+
+def _sql_prompt(conn, path) -> bool:
+    """A read-eval-print loop: statements end with ';' (and may span lines); .quit or end of input leaves."""
+    import duckdb
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
+        _say(f"DuckDB {duckdb.__version__} on {path}, read-only. End statements with ';' (try SHOW ALL TABLES;), "
+             "leave with .quit or Ctrl-D.")
+    ok, lines = True, []
+    while True:
+        try:
+            line = input(("...> " if lines else "ubm> ") if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:  # Ctrl-C drops the statement being typed, as shells do
+            lines = []
+            _say("")
+            continue
+        if not lines and line.strip() in (".quit", ".exit"):
+            break
+        lines.append(line)
+        statement = "\n".join(lines).strip()
+        if not statement or statement.endswith(";"):
+            ok = (not statement or _sql_statement(conn, statement)) and ok
+            lines = []
+    if "\n".join(lines).strip():  # input ended without the last ';'
+        ok = _sql_statement(conn, "\n".join(lines)) and ok
+    return ok
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    settings = load_settings()
+    if settings.env != "local":
+        _say(_redshift_hint())
+        return 1
+    path = settings.warehouse_path
+    if not path.exists():
+        _say(f"no warehouse yet at {path}: `ubm run --from DAY --to DAY` builds it")
+        return 1
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        _say(f"cannot open {path}: {exc} (a run writing it holds the lock: try again when it has finished)")
+        return 1
+    with conn:
+        ok = _sql_statement(conn, args.sql) if args.sql is not None else _sql_prompt(conn, path)
+    return 0 if ok else 1
+
+
+# -- ubm summary ----------------------------------------------------------------------------
+DEV_HOST, DEV_PORT = "127.0.0.1", 3000
+
+
+def _lake_lines(root) -> list[str]:
+    """One line per dataset of the local lake: its days, the quarantine's rows, the current model."""
+    import pyarrow.parquet as pq
+
+    from ubm_platform.resources.lake import DATASET_PATHS
+
+    lines = []
+    for name, relative in DATASET_PATHS.items():
+        folder = root / relative
+        if name == "sentiment_model":
+            pointer = folder / "current.json"
+            state = f"current: {json.loads(pointer.read_text())['version']}" if pointer.exists() else "no model yet"
+        else:
+            days = sorted(p.name.removeprefix("insert_date=") for p in folder.glob("insert_date=*"))
+            state = f"{len(days)} days, {days[0]} .. {days[-1]}" if days else "empty"
+            if name == "movie_review_quarantine" and days:
+                bad = sum(pq.read_metadata(f).num_rows for f in folder.rglob("*.parquet"))
+                state += f", {bad} bad rows with line number and reason"
+        lines.append(f"               {relative:<30} {state}")
+    return lines
+
+
+def _warehouse_line(path) -> str:
+    if not path.exists():
+        return f"{path}: not built yet (`ubm run`)"
+    with _resources("warehouse") as resources:  # every day: the widest window a DATE holds
+        _columns, days = resources.warehouse.query(DAILY_SUMMARY_SQL, {"date_from": "0001-01-01",
+                                                                       "date_to": "9999-12-31"})
+    if not days:
+        return f"{path}: user_behavior_metric is empty"
+    return (f"{path}: user_behavior_metric, {sum(day[1] for day in days)} rows over {len(days)} days "
+            f"({days[0][0]} .. {days[-1][0]})")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    import os
+
+    settings = load_settings()
+    if settings.env == "local":
+        _say(f"what has been built, under UBM_HOME={settings.home}:")
+        _say(f"  lake       {settings.lake_root}: Parquet, one folder per day")
+        for line in _lake_lines(settings.lake_root):
+            _say(line)
+        _say(f"  warehouse  {_warehouse_line(settings.warehouse_path)}")
+        _say(f"  runs       {settings.dagster_home}: the Dagster instance (runs, logs, checks)")
+        query = [".venv/bin/ubm sql", '.venv/bin/ubm sql -c "SELECT * FROM user_behavior_metric LIMIT 10"']
+    else:
+        lake = f"s3://{os.environ.get('UBM_S3_BUCKET') or '(UBM_S3_BUCKET unset)'}/{os.environ.get('UBM_S3_PREFIX') or 'ubm'}"
+        _say(f"where it is built (UBM_ENV=aws):\n  lake       {lake}\n  warehouse  Redshift, public.user_behavior_metric")
+        query = [_redshift_hint()]
+    _say("\nwhat to do next:")
+    _say(f"  browse the assets, runs and checks:  make dev  (or .venv/bin/ubm dev), then open http://{DEV_HOST}:{DEV_PORT}")
+    _say(f"  query the warehouse:                 {query[0]}")
+    for line in query[1:]:
+        _say(f"                                       {line}")
+    return 0
 
 
 # -- ubm doctor ----------------------------------------------------------------------------
@@ -254,9 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     dev = commands.add_parser("dev", help="start the Dagster UI on the platform's definitions")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default=DEV_HOST)
+    dev.add_argument("--port", type=int, default=DEV_PORT)
     dev.set_defaults(func=cmd_dev)
+
+    sql = commands.add_parser(
+        "sql", help="an SQL prompt on the warehouse (DuckDB, read-only); with UBM_ENV=aws, how to reach Redshift")
+    sql.add_argument("-c", "--command", dest="sql", default=None, help="run this SQL, print the result and exit")
+    sql.set_defaults(func=cmd_sql)
+
+    summary = commands.add_parser("summary", help="what has been built under UBM_HOME, and what to do next")
+    summary.set_defaults(func=cmd_summary)
 
     model = commands.add_parser("model", help="train or evaluate the sentiment model outside the pipeline")
     model_commands = model.add_subparsers(dest="model_command", required=True)

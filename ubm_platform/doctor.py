@@ -29,14 +29,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ubm_platform import sql_files
 from ubm_platform.resources.oltp import redact_dsn
 from ubm_platform.resources.spark import JavaNotFoundError, check_java as find_java, java_version, jvm_udfs_jar
+from ubm_platform.settings import SETTING, SETTINGS, Secret
 
 CHECK_TIMEOUT_S = 20.0
 AWS_CONNECT_TIMEOUT_S = 5
 AWS_READ_TIMEOUT_S = 10
 PING_SQL = "warehouse/ping.sql"
 MISSING_PAGILA_TABLES_SQL = "oltp/missing_pagila_tables.sql"
-# Values never printed: whole variables that are secrets (DSN passwords are redacted by redact_dsn).
-SECRET_VARIABLES = ("UBM_REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "UBM_ALERT_WEBHOOK_URL")
 EMR_CLUSTER_READY = ("WAITING", "RUNNING")
 EMR_CLUSTER_COMING = ("STARTING", "BOOTSTRAPPING")
 SERVERLESS_READY = ("CREATED", "STARTED", "STOPPED")  # CREATED/STOPPED start on the first job (auto-start)
@@ -66,11 +65,10 @@ def fail(what: str, detail: str) -> Finding:
 
 
 def scrub(text: str) -> str:
-    """The text with DSN passwords and the values of secret variables replaced by ***."""
+    """The text with DSN passwords and the values of secret variables (settings.SETTINGS) replaced by ***."""
     text = redact_dsn(text)
-    dsn = os.environ.get("UBM_OLTP_DSN", "")
-    secrets = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    secrets += [p for p in [_dsn_password(dsn)] if p]
+    secrets = [os.environ.get(s.name, "") for s in SETTINGS if s.secret is Secret.VALUE]
+    secrets += [_dsn_password(os.environ.get(s.name, "")) for s in SETTINGS if s.secret is Secret.PASSWORD]
     for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
@@ -370,10 +368,10 @@ def check_redshift(warehouse) -> Finding:
 def aws_checks(settings) -> list[tuple[str, Check]]:
     """Every variable first (aws.environment_problems, the list the code location itself enforces), then
     the services, with the resources the platform would use."""
-    from ubm_platform.resources.aws import AWS_ENV_VARS, environment_problems
+    from ubm_platform.resources.aws import environment_problems
 
     missing, invalid = environment_problems()
-    findings = [fail(name, f"not set: {AWS_ENV_VARS[name][1].rstrip('.')} (docs/aws.md)") for name in missing]
+    findings = [fail(name, f"not set: {SETTING[name].summary()} (docs/aws.md)") for name in missing]
     findings += [fail("invalid setting", problem) for problem in invalid]
     checks: list[tuple[str, Check]] = [(f.what, (lambda f=f: f)) for f in findings]
     checks.append(("AWS credentials", check_aws_credentials))

@@ -2,13 +2,15 @@
 
 It shares no code with the platform: purchases come straight from PostgreSQL with a different
 query (a day is `(payment_date AT TIME ZONE 'UTC')::date`), reviews from the vendor's CSV read
-with the csv module, and sentiment flags from the classified Parquet the Spark job wrote (the
-model's predictions are the one input taken as given).
+with the csv module and kept by the vendor contract's rules (README, "The vendor feed"), and
+sentiment flags from the classified Parquet the Spark job wrote (the model's predictions are the one
+input taken as given).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +18,30 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pyarrow.dataset as ds
+
+
+def valid_reviews(review_file: Path) -> list[dict]:
+    """The rows of a vendor file that count, by the contract alone: as many fields as the header, cid a
+    positive integer, a non-blank review_str, film_id empty or a positive integer, score empty or 1..5,
+    and a review_id not seen in an earlier row that counts."""
+    rows, seen = [], set()
+    with open(review_file, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        for fields in reader:
+            row = dict(zip(header, fields))
+            if (
+                len(fields) != len(header)
+                or not re.fullmatch(r"0*[1-9][0-9]*", row["cid"])
+                or not row["review_str"].strip()
+                or not re.fullmatch(r"(0*[1-9][0-9]*)?", row.get("film_id", ""))
+                or row.get("score", "") not in ("", "1", "2", "3", "4", "5")
+                or row["review_id"] in seen
+            ):
+                continue
+            seen.add(row["review_id"])
+            rows.append(row)
+    return rows
 
 
 def expected_metric(
@@ -36,10 +62,9 @@ def expected_metric(
 
     reviews: dict[int, int] = defaultdict(int)
     review_cid: dict[str, int] = {}
-    with open(review_file, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            reviews[int(row["cid"])] += 1
-            review_cid[row["review_id"]] = int(row["cid"])
+    for row in valid_reviews(review_file):
+        reviews[int(row["cid"])] += 1
+        review_cid[row["review_id"]] = int(row["cid"])
 
     classified = ds.dataset(str(classified_dir), format="parquet").to_table().to_pylist()
     assert sorted(r["review_id"] for r in classified) == sorted(review_cid), "every review classified exactly once"

@@ -43,7 +43,8 @@ def blocking_failures(results: Iterable[AssetCheckResult]) -> list[AssetCheckRes
 
 def refuse(what: str, failures: list[AssetCheckResult]) -> Failure:
     names = ", ".join(f"{r.check_name} {dict(r.metadata)}" for r in failures)
-    return Failure(description=f"{what} not published: blocking checks failed: {names}")
+    # The same data fails the same way: a retry policy (meant for dropped connections) must not rerun it.
+    return Failure(description=f"{what} not published: blocking checks failed: {names}", allow_retries=False)
 
 
 def scan(lake: LakeResource, directory: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:

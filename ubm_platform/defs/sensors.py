@@ -1,4 +1,5 @@
-"""The vendor's file drives the day: a new (or re-delivered) file launches that day's run."""
+"""The vendor's file drives the day: a new (or re-delivered) file launches that day's run; runs of killed
+processes are marked failed."""
 
 import json
 
@@ -6,12 +7,19 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Sk
 
 from ubm_platform.defs.jobs import daily_pipeline_job
 from ubm_platform.partitions import partitions_def
-from ubm_platform.resources.lake import LandingResource
+from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.runs import reap
+from ubm_platform.settings import load_settings
+
+
+# Seconds between two evaluations of a sensor by the daemon (this one and the alert sensors): an
+# operational setting, which also lets the tests watch several real daemon ticks in seconds.
+SENSOR_INTERVAL_S = load_settings().sensor_interval_s
 
 
 @sensor(
     job=daily_pipeline_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.STOPPED,
     description="Watches the landing area (local folder or S3 prefix) and runs the day's pipeline when "
     "its review file arrives; the cursor remembers each file's size and time so no file launches twice.",
@@ -26,3 +34,13 @@ def vendor_file_sensor(context: SensorEvaluationContext, landing: LandingResourc
             seen[day] = signature
     context.update_cursor(json.dumps(seen, sort_keys=True))
     return requests or SkipReason("no new vendor file")
+
+
+@sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
+        description="Marks FAILED the `ubm run` runs whose process was killed and removes the lake staging "
+                    "folders of finished runs (ubm_platform/runs.py).")
+def dead_run_sensor(context: SensorEvaluationContext, lake: LakeResource):
+    reaped = reap(context.instance, lake)
+    if reaped.runs or reaped.staging:
+        context.log.warning(str(reaped))
+    return SkipReason(str(reaped))

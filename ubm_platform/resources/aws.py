@@ -1,8 +1,8 @@
 """UBM_ENV=aws: the resources behind the same assets, built from environment variables.
 
 S3 holds the lake and the vendor's landing files, Spark runs on EMR (steps on a running cluster,
-or EMR Serverless), and Redshift reads the lake through Spectrum. Every variable is documented in
-docs/aws.md (AWS_ENV_VARS below is the same list, as data). Values that map one-to-one onto a
+or EMR Serverless), and Redshift reads the lake through Spectrum. Every variable, with its default and
+when it is required, is declared in settings.SETTINGS (docs/aws.md shows it). Values that map one-to-one onto a
 resource field are passed as Dagster `EnvVar`s: they are read when the resource is used and never
 appear in run config or the UI, which matters for UBM_REDSHIFT_PASSWORD. The lake and code
 locations are composed from several variables, so they are plain strings (they are not secrets).
@@ -21,41 +21,11 @@ from ubm_platform.resources.emr import EmrServerlessSparkResource, EmrStepsSpark
 from ubm_platform.resources.lake import LakeResource, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.redshift import CONNECTION_FACTORIES, RedshiftWarehouseResource
-from ubm_platform.settings import Settings, SettingsError
+from ubm_platform.settings import Settings, SettingsError, is_true, required_unset
+from ubm_platform.settings import value_or_default as _value  # the defaults are in settings.SETTINGS
 
 SPARK_MODES = ("emr_steps", "emr_serverless")
-REDSHIFT_DRIVERS = tuple(CONNECTION_FACTORIES)  # redshift_connector (the default), psycopg2
-
-# name -> (required when, meaning); docs/aws.md has the same table with more words.
-AWS_ENV_VARS: dict[str, tuple[str, str]] = {
-    "AWS_REGION": ("always", "Region of the bucket, EMR and Redshift, e.g. eu-west-1."),
-    "UBM_S3_BUCKET": ("always", "Bucket of the lake, the uploaded Spark code and the Spark runs' Pipes context and messages."),
-    "UBM_S3_PREFIX": ("optional, default ubm", "Key prefix of the lake inside UBM_S3_BUCKET."),
-    "UBM_S3_LANDING_BUCKET": ("optional, default UBM_S3_BUCKET", "Bucket the vendor drops its files in."),
-    "UBM_S3_LANDING_PREFIX": ("optional, default <UBM_S3_PREFIX>/landing", "Prefix of the vendor files."),
-    "UBM_S3_ENDPOINT_URL": ("optional", "S3-compatible endpoint (MinIO, tests); unset on AWS."),
-    "UBM_OLTP_DSN": ("always", "postgresql:// URL of the OLTP database (password inside: secret)."),
-    "UBM_SPARK_MODE": ("optional, default emr_steps", "emr_steps or emr_serverless."),
-    "UBM_EMR_CLUSTER_ID": ("UBM_SPARK_MODE=emr_steps", "Running EMR cluster (j-...) that takes the steps."),
-    "UBM_EMR_SERVERLESS_APP_ID": ("UBM_SPARK_MODE=emr_serverless", "EMR Serverless Spark application id."),
-    "UBM_EMR_EXECUTION_ROLE_ARN": ("UBM_SPARK_MODE=emr_serverless", "IAM role the serverless job runs as."),
-    "UBM_EMR_ENDPOINT_URL": ("optional", "EMR / EMR Serverless API endpoint (tests); unset on AWS."),
-    "UBM_EMR_TIMEOUT_S": ("optional, default 14400", "Cancel and fail a Spark job running longer."),
-    "UBM_EMR_POLL_S": ("optional, default 15", "Seconds between two job status requests."),
-    "UBM_EMR_PYTHON_ARCHIVE": ("optional", "s3:// packed Python environment (dagster-pipes, boto3) the Spark jobs run."),
-    "UBM_REDSHIFT_HOST": ("password auth", "Cluster endpoint host (optional with IAM auth)."),
-    "UBM_REDSHIFT_PORT": ("optional, default 5439", "Cluster port."),
-    "UBM_REDSHIFT_DATABASE": ("always", "Database holding user_behavior_metric."),
-    "UBM_REDSHIFT_USER": ("always", "Database user (IAM auth: the db_user credentials are issued for)."),
-    "UBM_REDSHIFT_PASSWORD": ("password auth", "The user's password (secret)."),
-    "UBM_REDSHIFT_IAM": ("optional, default 0", "1: IAM auth (GetClusterCredentials) instead of a password."),
-    "UBM_REDSHIFT_CLUSTER_ID": ("UBM_REDSHIFT_IAM=1", "Cluster identifier for IAM auth."),
-    "UBM_REDSHIFT_SSLMODE": ("optional, default verify-ca", "verify-ca, verify-full, require or disable."),
-    "UBM_REDSHIFT_DRIVER": ("optional, default redshift_connector",
-                            "redshift_connector or psycopg2 (password auth only; also talks to a PostgreSQL stand-in)."),
-    "UBM_SPECTRUM_IAM_ROLE_ARN": ("always", "Role Redshift assumes to read the lake and the Glue catalog."),
-    "UBM_GLUE_DATABASE": ("optional, default ubm_lake", "Glue database behind the `spectrum` schema."),
-}
+REDSHIFT_DRIVERS = tuple(CONNECTION_FACTORIES)  # redshift_connector, psycopg2
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^[\w.\-=/]*$")  # what can go into a Spectrum LOCATION (sql_files.render)
@@ -65,39 +35,25 @@ class AwsConfigError(SettingsError):
     """UBM_ENV=aws with variables missing or invalid; the message lists all of them."""
 
 
-def _value(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
+def _is_set(name: str) -> bool:
+    return bool(os.environ.get(name, "").strip())
 
 
 def _flag(name: str) -> bool:
-    return _value(name).lower() in ("1", "true", "yes", "on")
+    return is_true(_value(name))
 
 
-def _optional(name: str, default=""):
-    """An EnvVar when the variable is set, else the default (an unset EnvVar fails when used)."""
-    return EnvVar(name) if _value(name) else default
+def _optional(name: str):
+    """An EnvVar when the variable is set, else its default (an unset EnvVar fails when used)."""
+    return EnvVar(name) if _is_set(name) else _value(name)
 
 
 def environment_problems() -> tuple[list[str], list[str]]:
     """(missing variable names, invalid settings described) of UBM_ENV=aws; both empty when it can start."""
-    missing, invalid = [], []
-
-    def need(*names: str) -> None:
-        missing.extend(n for n in names if not _value(n))
-
-    need("AWS_REGION", "UBM_S3_BUCKET", "UBM_OLTP_DSN", "UBM_REDSHIFT_DATABASE", "UBM_REDSHIFT_USER",
-         "UBM_SPECTRUM_IAM_ROLE_ARN")
-    mode = _value("UBM_SPARK_MODE", "emr_steps")
-    if mode == "emr_steps":
-        need("UBM_EMR_CLUSTER_ID")
-    elif mode == "emr_serverless":
-        need("UBM_EMR_SERVERLESS_APP_ID", "UBM_EMR_EXECUTION_ROLE_ARN")
-    else:
+    missing, invalid = required_unset("aws"), []
+    mode = _value("UBM_SPARK_MODE")
+    if mode not in SPARK_MODES:
         invalid.append(f"UBM_SPARK_MODE={mode!r} (expected one of {', '.join(SPARK_MODES)})")
-    if _flag("UBM_REDSHIFT_IAM"):
-        need("UBM_REDSHIFT_CLUSTER_ID")
-    else:
-        need("UBM_REDSHIFT_HOST", "UBM_REDSHIFT_PASSWORD")
     for name in ("UBM_S3_BUCKET", "UBM_S3_LANDING_BUCKET"):
         if _value(name) and not _BUCKET.match(_value(name)):
             invalid.append(f"{name}={_value(name)!r} (not an S3 bucket name)")
@@ -112,7 +68,7 @@ def environment_problems() -> tuple[list[str], list[str]]:
         invalid.append(f"UBM_EMR_PYTHON_ARCHIVE={archive!r} (not an s3://bucket/key.tar.gz)")
     if _value("UBM_REDSHIFT_SSLMODE") not in ("", "verify-ca", "verify-full", "require", "disable"):
         invalid.append(f"UBM_REDSHIFT_SSLMODE={_value('UBM_REDSHIFT_SSLMODE')!r}")
-    driver = _value("UBM_REDSHIFT_DRIVER", REDSHIFT_DRIVERS[0])
+    driver = _value("UBM_REDSHIFT_DRIVER")
     if driver not in REDSHIFT_DRIVERS:
         invalid.append(f"UBM_REDSHIFT_DRIVER={driver!r} (expected one of {', '.join(REDSHIFT_DRIVERS)})")
     elif driver != "redshift_connector" and _flag("UBM_REDSHIFT_IAM"):
@@ -135,7 +91,7 @@ def check_environment() -> None:
 def s3_layout() -> dict[str, str]:
     """The s3:// roots the resources use, from UBM_S3_* (call after check_environment)."""
     bucket = _value("UBM_S3_BUCKET")
-    prefix = _value("UBM_S3_PREFIX", "ubm").strip("/")
+    prefix = _value("UBM_S3_PREFIX").strip("/")
     landing_bucket = _value("UBM_S3_LANDING_BUCKET", bucket)
     landing_prefix = _value("UBM_S3_LANDING_PREFIX", f"{prefix}/landing" if prefix else "landing").strip("/")
     base = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
@@ -160,11 +116,11 @@ def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
         region=region,
         s3_endpoint_url=s3_endpoint,
         emr_endpoint_url=_optional("UBM_EMR_ENDPOINT_URL"),
-        timeout_s=float(_value("UBM_EMR_TIMEOUT_S", "14400")),
-        poll_interval_s=float(_value("UBM_EMR_POLL_S", "15")),
+        timeout_s=float(_value("UBM_EMR_TIMEOUT_S")),
+        poll_interval_s=float(_value("UBM_EMR_POLL_S")),
         python_archive_uri=_optional("UBM_EMR_PYTHON_ARCHIVE"),
     )
-    if _value("UBM_SPARK_MODE", "emr_steps") == "emr_steps":
+    if _value("UBM_SPARK_MODE") == "emr_steps":
         spark = EmrStepsSparkResource(cluster_id=EnvVar("UBM_EMR_CLUSTER_ID"), **common_spark)
     else:
         spark = EmrServerlessSparkResource(
@@ -176,18 +132,18 @@ def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
     iam = _flag("UBM_REDSHIFT_IAM")
     warehouse = RedshiftWarehouseResource(
         host=_optional("UBM_REDSHIFT_HOST"),
-        port=EnvVar.int("UBM_REDSHIFT_PORT") if _value("UBM_REDSHIFT_PORT") else 5439,
+        port=EnvVar.int("UBM_REDSHIFT_PORT") if _is_set("UBM_REDSHIFT_PORT") else int(_value("UBM_REDSHIFT_PORT")),
         database=EnvVar("UBM_REDSHIFT_DATABASE"),
         user=EnvVar("UBM_REDSHIFT_USER"),
         password="" if iam else EnvVar("UBM_REDSHIFT_PASSWORD"),
         iam=iam,
         cluster_identifier=_optional("UBM_REDSHIFT_CLUSTER_ID"),
         region=region,
-        sslmode=_optional("UBM_REDSHIFT_SSLMODE", "verify-ca"),
-        driver=_value("UBM_REDSHIFT_DRIVER", REDSHIFT_DRIVERS[0]),
+        sslmode=_optional("UBM_REDSHIFT_SSLMODE"),
+        driver=_value("UBM_REDSHIFT_DRIVER"),
         lake_root=roots["lake"],
         spectrum_iam_role_arn=EnvVar("UBM_SPECTRUM_IAM_ROLE_ARN"),
-        glue_database=_optional("UBM_GLUE_DATABASE", "ubm_lake"),
+        glue_database=_optional("UBM_GLUE_DATABASE"),
     )
     return {
         "oltp": oltp,

@@ -343,8 +343,7 @@ class EmrStepsSparkResource(EmrSparkResource):
         return ["spark-submit", "--deploy-mode", "cluster", *options, script_uri, *script_args]
 
     def _run_under_pipes(self, context, launch: _Launch) -> tuple[_Submitted, str, list]:
-        from dagster import open_pipes_session
-        from dagster._core.errors import DagsterExecutionInterruptedError
+        from dagster import DagsterExecutionInterruptedError, open_pipes_session
 
         with open_pipes_session(
             context=context, context_injector=launch.context_injector, message_reader=launch.message_reader

@@ -3,21 +3,24 @@
 Datasets are laid out by partition, as Hive/Spectrum expect:
     <root>/<dataset path>/insert_date=<YYYY-MM-DD>/part-*.parquet
 A partition is written aside (under `<dataset path>/_staging/`) and then published in one step,
-so readers see the old or the new partition, never a half-written one.
+so readers see the old or the new partition, never a half-written one. Each staging name carries the
+id of the Dagster run writing it, so what a killed run left behind can be told from what a running
+one is writing (`staging_leftovers`, ubm_platform/runs.py).
 """
 
 from __future__ import annotations
 
 import io
 import posixpath
+import re
 import uuid
 from dataclasses import dataclass
 from contextlib import contextmanager
 from typing import Iterator
 
 import pyarrow.fs as pafs
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 
 from ubm_platform.partitions import granularity, partition_window
 
@@ -50,10 +53,24 @@ class _RawStream(io.RawIOBase):
         super().close()
 
 
+# A Dagster run id (a UUID) in a staging name.
+_RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STAGING = "_staging"
+
+
 @dataclass
 class StagedDirectory:
     path: str
     final: str
+
+
+@dataclass
+class StagingLeftover:
+    """A folder under a `_staging/` of the lake: whose it is and when something in it last changed."""
+
+    path: str
+    run_id: str | None  # None: named by a version that did not put the run id in staging names
+    modified: float | None  # newest modification time under it (seconds since the epoch), if known
 
 
 class StorageLocation(ConfigurableResource):
@@ -123,6 +140,14 @@ class LandingResource(StorageLocation):
 class LakeResource(StorageLocation):
     """Partitioned Parquet datasets under a root: a local path or s3://bucket/prefix."""
 
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run else None  # no run: build_resources
+
+    def _staging_name(self, parent: str, kind: str) -> str:
+        return f"{parent}/{STAGING}/{kind}-{self._run_id or 'norun'}-{uuid.uuid4().hex[:12]}"
+
     def dataset_path(self, dataset: str) -> str:
         return DATASET_PATHS[dataset]
 
@@ -173,7 +198,7 @@ class LakeResource(StorageLocation):
         """
         fs, _ = self.filesystem()
         parent, leaf = posixpath.split(final_relative)
-        staged = StagedDirectory(f"{parent}/_staging/{leaf}-{uuid.uuid4().hex[:12]}", final_relative)
+        staged = StagedDirectory(self._staging_name(parent, leaf), final_relative)
         fs.create_dir(self._abs(staged.path), recursive=True)
         try:
             yield staged
@@ -187,13 +212,35 @@ class LakeResource(StorageLocation):
         """A fresh folder under the dataset's `_staging/` for one run's work (e.g. a range of partitions
         written by one Spark job, then checked and published one by one); removed when the block ends."""
         fs, _ = self.filesystem()
-        area = f"{DATASET_PATHS[dataset]}/_staging/run-{uuid.uuid4().hex[:12]}"
+        area = self._staging_name(DATASET_PATHS[dataset], "run")
         fs.create_dir(self._abs(area), recursive=True)
         try:
             yield area
         finally:
             if fs.get_file_info(self._abs(area)).type != pafs.FileType.NotFound:
                 fs.delete_dir(self._abs(area))
+
+    def staging_leftovers(self) -> list[StagingLeftover]:
+        """Every folder directly under a `_staging/` of the datasets: staged partitions, run areas, trash."""
+        fs, base = self.filesystem()
+        found: dict[str, StagingLeftover] = {}
+        for dataset_path in sorted(set(DATASET_PATHS.values())):
+            selector = pafs.FileSelector(self._abs(dataset_path), recursive=True, allow_not_found=True)
+            for info in fs.get_file_info(selector):
+                parts = posixpath.relpath(info.path, base).split("/")
+                if STAGING not in parts[:-1]:
+                    continue  # not under a staging folder, or the `_staging` folder itself
+                cut = parts.index(STAGING) + 2
+                path = "/".join(parts[:cut])
+                entry = found.setdefault(path, StagingLeftover(path, _run_id_in(parts[cut - 1]), None))
+                if info.mtime is not None:
+                    entry.modified = max(entry.modified or 0.0, info.mtime.timestamp())
+        return list(found.values())
+
+    def remove(self, relative: str) -> None:
+        fs, _ = self.filesystem()
+        if fs.get_file_info(self._abs(relative)).type != pafs.FileType.NotFound:
+            fs.delete_dir(self._abs(relative))
 
     def publish(self, staging_relative: str, final_relative: str) -> None:
         """Replace `final_relative` by the staged directory."""
@@ -212,7 +259,7 @@ class LakeResource(StorageLocation):
             fs.delete_dir(self._abs(staging_relative))
             return
         parent = posixpath.dirname(final)
-        trash = posixpath.join(parent, "_staging", f"trash-{uuid.uuid4().hex[:12]}")
+        trash = self._abs(self._staging_name(posixpath.dirname(final_relative), "trash"))
         fs.create_dir(parent, recursive=True)
         had_old = fs.get_file_info(final).type != pafs.FileType.NotFound
         if had_old:
@@ -220,6 +267,11 @@ class LakeResource(StorageLocation):
         fs.move(self._abs(staging_relative), final)
         if had_old:
             fs.delete_dir(trash)
+
+
+def _run_id_in(name: str) -> str | None:
+    match = _RUN_ID.search(name)
+    return match.group(0) if match else None
 
 
 class ParquetFileWriter:

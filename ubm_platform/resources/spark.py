@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -117,6 +118,32 @@ def jvm_udfs_jar() -> Path | None:
 
 _SESSIONS: dict[tuple, object] = {}
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+# Lines the JVM writes to its stderr that no setting turns off and that report nothing wrong: the JVM's
+# notice that Spark's launcher loads the incubating Vector API, and netlib's native code saying there is
+# no system BLAS/LAPACK (Spark ML then uses its Java implementation, with the same results).
+JVM_STDERR_NOISE = re.compile(rb"WARNING: Using incubator modules: |netlib-\w+: JNI_OnLoad: dlopen\(")
+
+
+def _forward_jvm_stderr(stream) -> None:
+    """Copy the JVM's stderr to ours, line by line, without JVM_STDERR_NOISE."""
+    for line in iter(stream.readline, b""):
+        if not JVM_STDERR_NOISE.match(line):
+            os.write(2, line)
+
+
+def _start_jvm(conf) -> None:
+    """Start Spark's JVM with its stderr filtered, unless this process has one already (pyspark keeps
+    one JVM per process, in SparkContext._gateway; later sessions reuse it)."""
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+    if gateway.proc is not None:  # None when attached to a JVM started by someone else
+        threading.Thread(target=_forward_jvm_stderr, args=(gateway.proc.stderr,), daemon=True,
+                         name="jvm-stderr").start()
+    SparkContext(conf=conf, gateway=gateway)  # the session builder below takes this context
 
 
 class SparkJobResource(ConfigurableResource):
@@ -140,26 +167,28 @@ class LocalSparkResource(SparkJobResource):
         spark = _SESSIONS.get(key)
         if spark is None or spark.sparkContext._jsc is None:
             check_java()
+            from pyspark import SparkConf
             from pyspark.sql import SparkSession
 
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local Spark talks to itself only
 
-            builder = SparkSession.builder
+            conf = (
+                SparkConf()
+                .setMaster(self.master)
+                .setAppName("ubm_platform")
+                .set("spark.driver.memory", self.driver_memory)
+                .set("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
+                .set("spark.ui.enabled", "false")
+                .set("spark.ui.showConsoleProgress", "false")
+                .set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
+                .set("spark.sql.session.timeZone", "UTC")
+                .set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+            )
             jar = jvm_udfs_jar()
             if jar is not None:  # the sentiment scorer (spark_jobs/jvm): classify_movie_review.py uses it when present
-                builder = builder.config("spark.jars", str(jar))
-            spark = (
-                builder.master(self.master)
-                .appName("ubm_platform")
-                .config("spark.driver.memory", self.driver_memory)
-                .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-                .getOrCreate()
-            )
+                conf.set("spark.jars", str(jar))
+            _start_jvm(conf)
+            spark = SparkSession.builder.config(conf=conf).getOrCreate()
             spark.sparkContext.setLogLevel("ERROR")
             _SESSIONS[key] = spark
         return spark

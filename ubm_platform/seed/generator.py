@@ -3,6 +3,9 @@
 At --scale 1 the OLTP data is about Pagila's size (599 customers, 1,000 films, 16 categories,
 ~16,000 rentals and payments over ~6 months); --scale N multiplies customers and rentals. Rows are
 generated and loaded day by day with COPY, so memory does not grow with the scale.
+
+Like a real vendor's, the review files hold a few bad rows (`spoil`), so the quarantine and its checks
+have something to show.
 """
 
 from __future__ import annotations
@@ -41,6 +44,40 @@ TITLE_WORDS = (
 ).split()
 REVIEW_COLUMNS = ["review_id", "cid", "film_id", "score", "review_str"]
 RENTALS_PER_CUSTOMER = 16044 / 599  # Pagila's ratio over its ~6 months
+BAD_ROW_SHARE = 0.02  # each row is spoiled with this chance (about 1.5% of all rows, with the cap)...
+MIN_ROWS_PER_BAD_ROW = 21  # ...but never more than 1 in 21 of a file's rows, under the quarantine_share check's 5%
+
+
+def _bad_cid(rng: np.random.Generator, row: list) -> list[list]:
+    return [[row[0], ["", f"C-{row[1]}", f"{row[1]}.0"][rng.integers(3)], *row[2:]]]
+
+
+def _empty_review(rng: np.random.Generator, row: list) -> list[list]:
+    return [[*row[:4], ""]]
+
+
+def _bad_score(rng: np.random.Generator, row: list) -> list[list]:
+    return [[*row[:3], ["4.5", "10", "five"][rng.integers(3)], row[4]]]
+
+
+def _missing_field(rng: np.random.Generator, row: list) -> list[list]:
+    return [[row[0], row[1], *row[3:]]]  # film_id left out
+
+
+def _duplicate(rng: np.random.Generator, row: list) -> list[list]:
+    return [row, list(row)]  # sent twice: the first one counts
+
+
+SPOILERS = [_bad_cid, _empty_review, _bad_score, _missing_field, _duplicate]
+
+
+def spoil(rng: np.random.Generator, rows: list[list]) -> tuple[list[list], int]:
+    """(the rows of one vendor file with some of them spoiled the ways vendors spoil rows, how many bad rows)."""
+    n_bad = min(int(rng.binomial(len(rows), BAD_ROW_SHARE)), len(rows) // MIN_ROWS_PER_BAD_ROW)
+    spoiled = dict.fromkeys(rng.choice(len(rows), n_bad, replace=False).tolist()) if n_bad else {}
+    for index in spoiled:
+        spoiled[index] = SPOILERS[rng.integers(len(SPOILERS))](rng, rows[index])
+    return [out for i, row in enumerate(rows) for out in spoiled.get(i, [row])], n_bad
 
 
 @dataclass
@@ -52,6 +89,7 @@ class SeedSummary:
     rentals: int = 0
     payments: int = 0
     reviews: int = 0
+    bad_review_rows: int = 0  # of `reviews`, spoiled in the vendor's files
     days: list[str] = field(default_factory=list)
 
 
@@ -84,6 +122,7 @@ def seed(
     if end < start:
         raise ValueError(f"seed range is empty: {start} > {end}")
     rng = np.random.default_rng(random_seed)
+    spoil_rng = np.random.default_rng([random_seed, 1])  # its own stream: the good rows stay as they were
     summary = SeedSummary()
     conn.execute(sql_files.load("seed/pagila_subset_schema.sql"))
 
@@ -191,21 +230,20 @@ def seed(
         windows = [partitioning.window(key) for key in partitioning.keys_between(day, day)]
         hours = (rental_ts[reviewed] - np.datetime64(day.isoformat(), "us")) // np.timedelta64(1, "h")
         review_window = hours.astype(int) * len(windows) // 24  # index into windows: 0 when daily
-        files = {}
-        try:
-            for window in windows:
-                path = review_file_path(landing, window.key, partitioning)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                files[window.key] = open(path, "w", newline="", encoding="utf-8")
-                csv.writer(files[window.key]).writerow(REVIEW_COLUMNS)
-            writers = {key: csv.writer(f) for key, f in files.items()}
-            for i, (cid, film, text, score, scored, slot) in enumerate(
-                zip(customers[reviewed], films[reviewed] + 1, texts, scores, with_score, review_window)
-            ):
-                writers[windows[slot].key].writerow([f"{day:%Y%m%d}-{i:05d}", int(cid), int(film), int(score) if scored else "", text])
-        finally:
-            for f in files.values():
-                f.close()
+        rows: list[list[list]] = [[] for _ in windows]
+        for i, (cid, film, text, score, scored, slot) in enumerate(
+            zip(customers[reviewed], films[reviewed] + 1, texts, scores, with_score, review_window)
+        ):
+            rows[slot].append([f"{day:%Y%m%d}-{i:05d}", int(cid), int(film), int(score) if scored else "", text])
+        for window, window_rows in zip(windows, rows):
+            path = review_file_path(landing, window.key, partitioning)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(REVIEW_COLUMNS)
+                written, bad = spoil(spoil_rng, window_rows)
+                writer.writerows(written)
+            summary.bad_review_rows += bad
         conn.commit()
         summary.rentals += n
         summary.payments += m

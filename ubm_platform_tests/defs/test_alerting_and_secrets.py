@@ -1,4 +1,7 @@
-"""Alerts reach a webhook (a real local HTTP server); secrets never reach what a failing run emits."""
+"""Alerts reach a webhook (a real local HTTP server); secrets never reach what a failing run emits.
+
+The alert sensors themselves are ticked by `dagster-daemon` on the SQLite and the PostgreSQL instance in
+ubm_platform_tests/ops/test_sensor_ticks.py (which reuses the `webhook` fixture)."""
 
 from __future__ import annotations
 
@@ -6,16 +9,12 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import psycopg
 import pytest
-from dagster import DagsterInstance, build_run_status_sensor_context, build_sensor_context, materialize
+from dagster import DagsterInstance, materialize
 
-from ubm_platform import sql_files
-from ubm_platform.defs.alerting import alert_on_failed_checks, alert_on_run_failure
-from ubm_platform.defs.movie_review.assets import movie_review_raw
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
 from ubm_platform.resources.alerts import AlertResource
-from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.lake import LakeResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 
@@ -50,40 +49,6 @@ def test_alert_posts_slack_compatible_json(webhook):
 
 def test_unreachable_webhook_does_not_raise():
     assert AlertResource(webhook_url="http://127.0.0.1:9/nothing-listens", timeout_s=2).send("t", ["x"]) is False
-
-
-def test_failed_run_and_failed_check_reach_the_webhook(webhook, tmp_path, pg_database):
-    url, received = webhook
-    instance = DagsterInstance.ephemeral()
-    with psycopg.connect(pg_database) as conn:
-        conn.execute(sql_files.load("seed/pagila_subset_schema.sql"))
-        conn.execute("INSERT INTO customer (customer_id, store_id, first_name, last_name, address_id) "
-                     "VALUES (1, 1, 'A', 'B', 1)")
-    resources = {"landing": LandingResource(root=str(tmp_path / "landing")), "lake": LakeResource(root=str(tmp_path / "lake")),
-                 "oltp": OltpPostgresResource(dsn=pg_database)}
-
-    # A day whose file has a review by an unknown customer: the orphan check (a warning) fails.
-    vendor = tmp_path / "landing" / "movie_review" / "2022-01-02" / "movie_review.csv"
-    vendor.parent.mkdir(parents=True)
-    vendor.write_text("cid,review_str\n1,great film\n4242,who am I\n")
-    assert materialize([movie_review_raw], partition_key="2022-01-02", resources=resources, instance=instance).success
-    alert_on_failed_checks(build_sensor_context(instance=instance, resources={"alerts": AlertResource(webhook_url=url)}))
-    assert len(received) == 1
-    assert "movie_review_raw.orphan_reviews failed [WARN]" in received[0]["text"]
-    assert "unknown_customers=1" in received[0]["text"]
-
-    # A day without its file: the run fails, and the failure sensor posts the reason.
-    result = materialize([movie_review_raw], partition_key="2022-01-05", resources=resources, instance=instance,
-                         raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
-    context = build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=failure, resources={"alerts": AlertResource(webhook_url=url)},
-    ).for_run_failure()
-    alert_on_run_failure(context)
-    assert len(received) == 2
-    assert "2022-01-05" in received[1]["text"] and "movie_review.csv" in received[1]["text"]
 
 
 def test_a_password_never_appears_in_what_a_failing_run_emits(tmp_path, capfd):

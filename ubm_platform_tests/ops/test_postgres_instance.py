@@ -1,7 +1,7 @@
-"""The repository's dagster.yaml, as deployed: a real materialization recorded in PostgreSQL.
+"""The deployment's docker/dagster.yaml, as deployed: a real materialization recorded in PostgreSQL.
 
 A real PostgreSQL server (the session's `pg_server`) gets a role and a database of its own; a temporary
-DAGSTER_HOME holds a copy of the repository's dagster.yaml and every connection setting comes from the
+DAGSTER_HOME holds a copy of docker/dagster.yaml and every connection setting comes from the
 DAGSTER_PG_* variables, as in docker/docker-compose.yml. The materialization runs through the plain
 Dagster CLI in a subprocess, then the run is read back twice: straight from PostgreSQL's tables, and
 through a DagsterInstance built from the same dagster.yaml.
@@ -93,10 +93,10 @@ def dagster_pg(pg_server):
 
 
 def _deployed_dagster_home(tmp_path):
-    """A DAGSTER_HOME holding the repository's dagster.yaml."""
+    """A DAGSTER_HOME holding the deployment's dagster.yaml."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(PROJECT_ROOT / "docker" / "dagster.yaml", dagster_home / "dagster.yaml")
     return dagster_home
 
 
@@ -161,6 +161,9 @@ def test_materialization_is_recorded_in_postgres(tmp_path, dagster_pg, oltp_dsn,
         queue = instance.get_concurrency_config().run_queue_config
         assert queue.max_concurrent_runs == 2
         assert [(limit["key"], limit["limit"]) for limit in queue.tag_concurrency_limits] == [("dagster/backfill", 1)]
+        # `dagster-daemon run` also runs the monitoring daemon: it fails runs stuck starting, every 30 s
+        assert "MONITORING" in instance.get_required_daemon_types()
+        assert instance.run_monitoring_poll_interval_seconds == 30
         assert not instance.telemetry_enabled
 
         [run] = instance.get_runs()

@@ -399,9 +399,10 @@ def _run_step_locally(aws, spark, mirror, script: str):
 DAY = "2022-01-02"
 
 
-def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
-    """A day of raw reviews (Parquet, as movie_review_raw writes them) and a small sentiment model
-    (a Spark ML PipelineModel with the ubm_model.json the scripts read) in a local stand-in of the lake."""
+def _prepare_lake(spark, lake_dir, n: int = 60, quiet: bool = False) -> tuple[list[str], list[int]]:
+    """A day of raw reviews (Parquet, as movie_review_raw writes them; none on a quiet day) and a small
+    sentiment model (a Spark ML PipelineModel with the ubm_model.json the scripts read) in a local
+    stand-in of the lake."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -413,15 +414,16 @@ def _prepare_lake(spark, lake_dir, n: int = 60) -> tuple[list[str], list[int]]:
     cids = [1 + i % 17 for i in range(n)]
     raw = lake_dir / f"raw/movie_review/insert_date={DAY}"
     raw.mkdir(parents=True)
+    landed = n if not quiet else 0
     pq.write_table(pa.table({
-        "review_id": review_ids, "cid": cids, "film_id": list(range(n)), "score": [int(x) for x in scores],
-        "review_str": texts, "source_line": list(range(2, n + 2)),
+        "review_id": review_ids[:landed], "cid": cids[:landed], "film_id": list(range(landed)),
+        "score": [int(x) for x in scores[:landed]], "review_str": texts[:landed], "source_line": list(range(2, landed + 2)),
     }, schema=RAW_REVIEW_SCHEMA), raw / "part-00000.parquet")
     save_tiny_sentiment_model(spark, texts, [int(x) for x in scores], lake_dir / "models/sentiment/sentiment-test")
     (lake_dir / STAGING_AREA).mkdir(parents=True)
     (lake_dir / STAGING_AREA / "partitions.json").write_text(
         json.dumps({"partitions": [{"key": DAY, "path": f"insert_date={DAY}"}]}))
-    return review_ids, cids
+    return review_ids[:landed], cids[:landed]
 
 
 STAGING_AREA = "stage/classified_movie_review/_staging/run-1"
@@ -496,9 +498,12 @@ def _sync_to_s3(aws, mirror, prefix: str) -> None:
             aws.put(str(path.relative_to(root)), path.read_bytes())
 
 
-def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aws, cluster, spark, tmp_path, fake_redshift):
+@pytest.mark.parametrize("quiet", [False, True], ids=["reviews", "quiet-day"])
+def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(
+        aws, cluster, spark, tmp_path, fake_redshift, quiet):
     """The platform's own asset on the S3 lake with Spark as EMR steps: its materialization's metadata
-    comes from the script's Pipes message and matches the published partition."""
+    comes from the script's Pipes message and matches the published partition, also on a day without
+    a review (an empty partition is published)."""
     import pyarrow.parquet as pq
 
     from ubm_platform.defs.movie_review.assets import classified_movie_review
@@ -506,7 +511,7 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aw
 
     script = "classify_movie_review.py"
     mirror = tmp_path / "s3"
-    review_ids, _ = _prepare_lake(spark, mirror / aws.bucket / "ubm")
+    review_ids, _ = _prepare_lake(spark, mirror / aws.bucket / "ubm", quiet=quiet)
     _sync_to_s3(aws, mirror, "ubm")
     lake = LakeResource(root=f"s3://{aws.bucket}/ubm", endpoint_url=aws.endpoint, region=aws.region)
     lake.write_text("models/sentiment/current.json",
@@ -534,6 +539,7 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(aw
     prefix = f"ubm/stage/classified_movie_review/insert_date={DAY}/"
     published = [pq.read_table(io.BytesIO(aws.get(k))) for k in aws.keys(prefix) if k.endswith(".parquet")]
     labels = [label for table in published for label in table.column("sentiment").to_pylist()]
+    assert published, "a partition is published, empty or not"
     assert len(labels) == len(review_ids), "the published partition holds every review"
     (materialization,) = result.asset_materializations_for_node("classified_movie_review")
     metadata = {k: v.value for k, v in materialization.metadata.items()}

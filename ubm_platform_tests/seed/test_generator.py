@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import psycopg
 import pytest
 
 from ubm_platform.defs.movie_review.validation import validate_reviews
 from ubm_platform.seed.generator import review_file_path, seed
+from ubm_platform_tests.expected import valid_reviews
 
 START, END = dt.date(2022, 1, 1), dt.date(2022, 6, 30)
 
@@ -54,10 +56,14 @@ def test_scale_one_is_about_pagilas_size(seeded):
     assert counts["days"] >= 180
 
 
+def _days():
+    return [(START + dt.timedelta(days=i)).isoformat() for i in range((END - START).days + 1)]
+
+
 def test_same_seed_same_data(seeded):
     assert _counts(seeded["a"][0]) == _counts(seeded["b"][0])
-    day = "2022-03-01"
-    assert review_file_path(seeded["a"][1], day).read_bytes() == review_file_path(seeded["b"][1], day).read_bytes()
+    for day in _days():  # the bad rows too
+        assert review_file_path(seeded["a"][1], day).read_bytes() == review_file_path(seeded["b"][1], day).read_bytes()
 
 
 def test_scale_multiplies_customers_and_rentals(seeded):
@@ -71,12 +77,23 @@ def test_vendor_files_follow_the_contract(seeded):
     dsn, landing = seeded["a"]
     with psycopg.connect(dsn) as conn:
         customers = {r[0] for r in conn.execute("SELECT customer_id FROM customer")}
-    valid, scored = [], 0
-    for day in ("2022-01-01", "2022-04-15", "2022-06-30"):
+    valid, raw_rows, reasons = [], 0, Counter()
+    for day in _days():
         path = review_file_path(landing, day)
+        landed = []
         with open(path, "rb") as f:
-            report = validate_reviews(f, str(path), day, lambda t: valid.extend(t.to_pylist()), lambda t: None)
-        assert report.quarantined_rows == 0 and report.valid_rows > 10
+            report = validate_reviews(f, str(path), day, lambda t: landed.extend(t.to_pylist()), lambda t: None)
+        assert report.valid_rows > 10
+        assert report.quarantined_rows <= 0.05 * report.raw_rows, f"{day}: over the quarantine_share threshold"
+        # The end-to-end tests' independent reading keeps the same rows as the validator.
+        assert [(r["review_id"], int(r["cid"])) for r in valid_reviews(path)] == [
+            (r["review_id"], r["cid"]) for r in landed]
+        valid += landed
+        raw_rows += report.raw_rows
+        reasons += report.reasons
     assert {r["cid"] for r in valid} <= customers
     scored = sum(r["score"] is not None for r in valid)
     assert 0.3 * len(valid) < scored < 0.9 * len(valid)  # the vendor scores only some rows
+    # A realistic share of bad rows (about 1.5%), of every kind the generator makes.
+    assert 0.005 * raw_rows < sum(reasons.values()) < 0.025 * raw_rows
+    assert len(reasons) == 5, reasons

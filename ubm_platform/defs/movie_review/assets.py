@@ -13,6 +13,7 @@ from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
     RAW_REVIEW_SCHEMA,
+    UnreadableFile,
     validate_reviews,
 )
 from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
@@ -56,6 +57,8 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
                        quarantined_share=round(share, 4), threshold=MAX_QUARANTINE_SHARE),
         quality.result("orphan_reviews", not orphans, warning=True, unknown_customers=len(orphans),
                        examples=str(orphans[:10])),
+        quality.result("has_reviews", report.valid_rows > 0, warning=True, valid_rows=report.valid_rows,
+                       raw_rows=report.raw_rows),
     ]
 
 
@@ -74,6 +77,8 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
         warning={
             "quarantine_share": f"At most {MAX_QUARANTINE_SHARE:.0%} of the file's rows quarantined.",
             "orphan_reviews": "Every review's cid is a known customer.",
+            "has_reviews": "The file holds at least one valid review (a quiet day flows on: the metric is "
+            "then built from the purchases alone).",
             "volume": "The partition's row count is within the trailing mean +- 4 standard deviations.",
         },
     ),
@@ -100,9 +105,13 @@ def movie_review_raw(
                 ParquetFileWriter(lake, f"{raw_dir.path}/part-00000.parquet", RAW_REVIEW_SCHEMA) as valid,
                 ParquetFileWriter(lake, f"{bad_dir.path}/part-00000.parquet", QUARANTINE_SCHEMA) as quarantined,
             ):
-                report = validate_reviews(
-                    stream, landing.uri(source), key, valid.write, quarantined.write, log=context.log.warning
-                )
+                try:
+                    report = validate_reviews(
+                        stream, landing.uri(source), key, valid.write, quarantined.write, log=context.log.warning
+                    )
+                except UnreadableFile as refused:  # the same file fails the same way: no retry
+                    raise Failure(description=f"{key}: the vendor's file is refused: {refused}",
+                                  allow_retries=False) from None
             checks = review_checks(report, lake, raw_dir.path, bad_dir.path, oltp)
             gate(f"movie_review_raw {key}", checks)
         if report.quarantined_rows:

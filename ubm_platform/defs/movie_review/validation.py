@@ -3,8 +3,14 @@
 The vendor promises a UTF-8 CSV with a header, required columns `cid` and `review_str`, optional
 `review_id`, `film_id` and `score` (1-5). Vendors break promises, so:
 - good rows go on; each bad row is kept for quarantine with its line number, raw text and reason;
-- a line that is not UTF-8 is decoded as Windows-1252 (the usual culprit) and counted; a line that
-  is neither is quarantined;
+- the encoding is read off the start of the file: a byte-order mark says UTF-8, UTF-16 (LE/BE) or
+  UTF-32; without one, each line is UTF-8, or else Windows-1252 (the usual culprit; counted), or else
+  quarantined. A file that is none of these (NUL bytes without a byte-order mark, mostly non-ASCII
+  bytes that are not UTF-8, a compressed archive) is refused as a whole (UnreadableFile), not
+  quarantined line by line;
+- control characters in the text fields (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F and
+  U+007F-U+009F: NUL included; tab and line breaks stay) are replaced by a space and counted, so
+  every warehouse (Redshift's VARCHAR takes no NUL) stores what was validated;
 - the delimiter is taken from the header when it is `;`, tab or `|` instead of `,` (and noted);
 - a header without the required columns quarantines every line, the first one included (a file sent
   without its header would otherwise lose its first row): the file is unusable, but the run and the
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -79,15 +86,81 @@ DUPLICATE = "duplicate"
 
 csv.field_size_limit(1 << 30)  # long records are quarantined by length below, not by the parser
 
+TEXT_COLUMNS = ("review_id", "review_str")
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+SNIFF_BYTES = 1 << 16  # how much of the file the encoding is read from
+# A byte-order mark decides; UTF-32's marks begin with UTF-16's, so they are tried first.
+BYTE_ORDER_MARKS = [(codecs.BOM_UTF32_LE, "utf-32", "UTF-32 LE"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32 BE"),
+                    (codecs.BOM_UTF8, None, "UTF-8 with BOM"), (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 LE"),
+                    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 BE")]
+NOT_TEXT = [(b"\x1f\x8b", "a gzip archive"), (b"PK\x03\x04", "a zip archive (or an Excel workbook)"),
+            (b"PAR1", "a Parquet file"), (b"%PDF", "a PDF document")]
+MAX_NUL_SHARE = 0.1  # UTF-16 or UTF-32 without a byte-order mark is a third to three quarters NUL bytes
+MAX_FOREIGN_SHARE = 0.3  # Windows-1252 text is mostly ASCII; multi-byte legacy encodings are not
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole is not text in an encoding the platform can tell: nothing of it is landed."""
+
+
+def detect_encoding(head: bytes, source_file: str) -> tuple[str | None, str]:
+    """(codec to decode the whole file with, or None for UTF-8 / Windows-1252 line by line; what was
+    detected), from the file's first bytes. Raises UnreadableFile when the file is not text the platform can decode."""
+    for mark, codec, name in BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return codec, name
+    for magic, what in NOT_TEXT:
+        if head.startswith(magic):
+            raise UnreadableFile(f"{source_file}: not a CSV file: it starts like {what}")
+    if not head:
+        return None, "empty"
+    nul_share = head.count(0) / len(head)
+    if nul_share > MAX_NUL_SHARE:
+        raise UnreadableFile(
+            f"{source_file}: encoding cannot be determined: {nul_share:.0%} of the first {len(head)} bytes are NUL "
+            "and there is no byte-order mark (UTF-16 or UTF-32 sent without one, or not text); send UTF-8, "
+            "or UTF-16 with its byte-order mark")
+    try:
+        head.decode("utf-8")
+        return None, "UTF-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return None, "UTF-8"  # a character cut by the end of the sample
+    foreign_share = sum(b >= 0x80 for b in head) / len(head)
+    if foreign_share > MAX_FOREIGN_SHARE:
+        raise UnreadableFile(
+            f"{source_file}: encoding cannot be determined: not UTF-8, no byte-order mark, and {foreign_share:.0%} "
+            f"of the first {len(head)} bytes are non-ASCII (Windows-1252 text is mostly ASCII); send UTF-8")
+    return None, "UTF-8 and Windows-1252 lines"
+
+
+class _Utf8Lines:
+    """A file in a codec other than UTF-8 read as UTF-8 lines (what _Lines reads), in bounded memory."""
+
+    def __init__(self, stream: BinaryIO, codec: str, source_file: str):
+        # newline="\n": lines end where they end in bytes; a CR stays in the line for the CSV parser.
+        self._text = io.TextIOWrapper(stream, encoding=codec, errors="strict", newline="\n")
+        self._source_file = source_file
+        self._codec = codec
+
+    def readline(self, limit: int) -> bytes:
+        try:
+            return self._text.readline(limit).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"{self._source_file}: declared {self._codec} by its byte-order mark, "
+                                 f"but not valid {self._codec}: {exc.reason}") from None
+
 
 @dataclass
 class ReviewFileReport:
     source_file: str
     delimiter: str = ","
+    encoding: str = "UTF-8"
     raw_rows: int = 0
     valid_rows: int = 0
     quarantined_rows: int = 0
     decoded_as_cp1252: int = 0
+    control_characters_replaced: int = 0
     reasons: Counter = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -98,7 +171,9 @@ class ReviewFileReport:
             "raw_rows": self.raw_rows,
             "valid_rows": self.valid_rows,
             "quarantined_rows": self.quarantined_rows,
+            "encoding": self.encoding,
             "decoded_as_cp1252": self.decoded_as_cp1252,
+            "control_characters_replaced": self.control_characters_replaced,
             "delimiter": self.delimiter,
             "quarantine_reasons": dict(self.reasons),
             "notes": "; ".join(self.notes),
@@ -232,6 +307,15 @@ def _is_blank(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
 
 
+def _head(stream: BinaryIO) -> bytes:
+    """The file's first bytes, left unread in the stream."""
+    if hasattr(stream, "peek"):  # the lake's streams: what is buffered already
+        return stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(0)
+    return head
+
+
 def validate_reviews(
     stream: BinaryIO,
     source_file: str,
@@ -241,9 +325,11 @@ def validate_reviews(
     batch_rows: int = 50_000,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ReviewFileReport:
-    """Read a vendor file, hand valid rows and quarantined rows on in batches; return the counts."""
+    """Read a vendor file, hand valid rows and quarantined rows on in batches; return the counts.
+    Raises UnreadableFile, before anything is handed on, when the file's encoding cannot be told."""
     report = ReviewFileReport(source_file=source_file)
-    lines = _Lines(stream, report)
+    codec, report.encoding = detect_encoding(_head(stream), source_file)
+    lines = _Lines(stream if codec is None else _Utf8Lines(stream, codec, source_file), report)
     valid: list[dict] = []
     bad: list[dict] = []
 
@@ -339,7 +425,13 @@ def validate_reviews(
         if len(record) != len(columns):
             quarantine(start_line, raw, FIELD_COUNT, f"expected {len(columns)}, found {len(record)}")
             continue
-        reason, row = _check_row(dict(zip(columns, record)))
+        values = dict(zip(columns, record))
+        replaced = 0
+        for column in TEXT_COLUMNS:
+            if column in values:
+                values[column], n = CONTROL_CHARACTERS.subn(" ", values[column])
+                replaced += n
+        reason, row = _check_row(values)
         if reason:
             quarantine(start_line, raw, *reason)
             continue
@@ -354,6 +446,7 @@ def validate_reviews(
         row["source_line"] = start_line
         report.raw_rows += 1
         report.valid_rows += 1
+        report.control_characters_replaced += replaced
         valid.append(row)
         flush()
     if report.raw_rows == 0:

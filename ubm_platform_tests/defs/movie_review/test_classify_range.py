@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -117,3 +118,21 @@ def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(l
     assert reconciliation.metadata["failed_partitions"].value == "2022-01-04"
     assert reconciliation.metadata["raw_rows"].value == 2 * REVIEWS_PER_DAY["2022-01-04"]
     assert not lake.list_files("stage/classified_movie_review/_staging", recursive=True)
+
+
+def test_a_range_of_days_without_reviews_publishes_empty_partitions(lake, tmp_path):
+    quiet_days = ["2022-01-06", "2022-01-07"]
+    for day in quiet_days:  # what movie_review_raw lands from a header-only file: a Parquet file of no rows
+        folder = Path(lake.local_path(lake.partition_path("movie_review_raw", day)))
+        folder.mkdir(parents=True)
+        pq.write_table(RAW_REVIEW_SCHEMA.empty_table(), folder / "part-00000.parquet")
+
+    result = _materialize(lake, tmp_path, quiet_days[0], quiet_days[-1])
+
+    assert result.success
+    for day in quiet_days:
+        published = _published(lake, day)
+        assert published.num_rows == 0
+        assert [(f.name, f.type) for f in published.schema] == [(f.name, f.type) for f in CLASSIFIED_SCHEMA]
+    materialization = result.asset_materializations_for_node("classified_movie_review")[0]
+    assert materialization.metadata["rows_by_partition"].value == {day: 0 for day in quiet_days}

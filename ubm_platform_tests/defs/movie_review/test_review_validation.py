@@ -7,7 +7,9 @@ with what was handed on, and raw rows = valid + quarantined.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import gzip
 import io
 import random
 import tracemalloc
@@ -22,6 +24,7 @@ from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
     RAW_REVIEW_SCHEMA,
     ReviewFileReport,
+    UnreadableFile,
     validate_reviews,
 )
 
@@ -216,6 +219,68 @@ def test_bare_cr_line_endings_do_not_crash_and_lose_nothing():
 
 
 # --- encodings -------------------------------------------------------------------------------------
+
+
+ENCODED_TEXT = 'review_id,cid,review_str\nr1,1,“Amélie” – très charmant\r\nr2,2,"two\nlines, one review"\nr3,3,ça va\n'
+ENCODED_ROWS = [("r1", 1, "“Amélie” – très charmant"), ("r2", 2, "two\nlines, one review"), ("r3", 3, "ça va")]
+
+
+@pytest.mark.parametrize("encoded, detected", [
+    (ENCODED_TEXT.encode("utf-8"), "UTF-8"),
+    (codecs.BOM_UTF8 + ENCODED_TEXT.encode("utf-8"), "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE + ENCODED_TEXT.encode("utf-16-le"), "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE + ENCODED_TEXT.encode("utf-16-be"), "UTF-16 BE"),
+    (codecs.BOM_UTF32_LE + ENCODED_TEXT.encode("utf-32-le"), "UTF-32 LE"),
+    (ENCODED_TEXT.encode("cp1252"), "UTF-8 and Windows-1252 lines"),
+], ids=["utf-8", "utf-8-bom", "utf-16-le", "utf-16-be", "utf-32-le", "windows-1252"])
+def test_every_supported_encoding_gives_the_same_rows(encoded, detected):
+    result = run(encoded)
+    assert [(r["review_id"], r["cid"], r["review_str"]) for r in result.valid] == ENCODED_ROWS
+    assert sorted(result.valid_by_line()) == [2, 3, 5]  # line numbers of the file, whatever its encoding
+    assert result.report.quarantined_rows == 0
+    assert result.report.encoding == detected
+
+
+def test_utf16_lines_are_read_in_bounded_pieces(monkeypatch):
+    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(validation, "MAX_RECORD_CHARS", 250)
+    text = "cid,review_str\n1,first\n2," + "x" * 5000 + "\n3,third\n"
+    result = run(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert [(r["cid"], r["review_str"]) for r in result.valid] == [(1, "first"), (3, "third")]
+    assert [reason_of(r) for r in result.bad] == ["record too long"]
+
+
+@pytest.mark.parametrize("data, detected", [
+    (ENCODED_TEXT.encode("utf-16-le"), "NUL"),  # UTF-16 without its byte-order mark
+    (ENCODED_TEXT.encode("utf-32-be"), "NUL"),
+    (("cid,review_str\n" + "1,映画はとても良かった。素晴らしい演技でした\n" * 30).encode("shift_jis"), "non-ASCII"),
+    (gzip.compress(ENCODED_TEXT.encode()), "gzip"),
+    (b"PK\x03\x04" + bytes(200), "zip"),
+], ids=["utf-16-no-bom", "utf-32-no-bom", "shift-jis", "gzip", "zip"])
+def test_a_file_whose_encoding_cannot_be_told_is_refused_as_a_whole(data, detected):
+    landed: list = []
+    with pytest.raises(UnreadableFile) as refused:
+        validate_reviews(io.BytesIO(data), SOURCE, DAY, landed.append, landed.append)
+    assert SOURCE in str(refused.value) and detected in str(refused.value)
+    assert landed == [], "nothing of a refused file is landed or quarantined"
+
+
+def test_utf16_that_breaks_after_its_byte_order_mark_is_refused():
+    data = codecs.BOM_UTF16_LE + "cid,review_str\n1,ok\n".encode("utf-16-le") + b"\x00\xd8\x41\x00"  # lone surrogate
+    with pytest.raises(UnreadableFile, match="not valid utf-16"):
+        validate_reviews(io.BytesIO(data), SOURCE, DAY, lambda t: None, lambda t: None)
+
+
+def test_control_characters_in_text_become_spaces_and_are_counted():
+    data = ("review_id,cid,review_str\nr\x001,1,nul\x00in the middle\n"
+            "r2,2,bell\x07 and\ttab\x7f\x9f\n r3,3,\x00\x01\x1f\n").encode("utf-8")
+    result = run(data)
+    assert [(r["review_id"], r["review_str"]) for r in result.valid] == [
+        ("r 1", "nul in the middle"), ("r2", "bell  and\ttab")]
+    assert result.report.control_characters_replaced == 5  # in landed rows; r3's text was nothing but them
+    assert [reason_of(r) for r in result.bad] == ["review_str is empty"]
+    assert result.bad[0]["raw_line"] == " r3,3,\x00\x01\x1f\n", "the quarantine keeps the line as it came"
+    assert all(not validation.CONTROL_CHARACTERS.search(r["review_str"] + r["review_id"]) for r in result.valid)
 
 
 def test_windows_1252_is_decoded_and_counted():
@@ -610,7 +675,10 @@ def test_random_bytes_never_crash_and_rows_add_up(seed):
     alphabet = b'abc123,;"\n\r\t \x81\xe9\x93\xff\x00-+'
     body = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 3000)))
     header = rng.choice([b"", b"cid,review_str\n", b"cid;review_str;score\n", b'"cid,review_str\n'])
-    run(header + body)  # run() checks the schemas and that the counts add up
+    try:
+        run(header + body)  # run() checks the schemas and that the counts add up
+    except UnreadableFile as refused:  # the other clear outcome: refused as a whole, naming the file
+        assert str(refused).startswith(SOURCE)
 
 
 # --- real review text ------------------------------------------------------------------------------

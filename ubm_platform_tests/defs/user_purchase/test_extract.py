@@ -237,6 +237,8 @@ def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(o
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert not checks["keys_and_values"].passed
     assert checks["keys_and_values"].metadata["failed_partitions"].value == "2022-06-02"
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert not retries, "a data-quality failure is not retried (the retry policy is for transient faults)"
 
 
 def test_a_stream_closed_before_its_end_leaves_the_connection_usable(oltp, arrow_conn):
