@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 from ubm_platform.settings import load_settings, parse_day
@@ -384,9 +385,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from ubm_platform.settings import PROJECT_ROOT
 
     ensure_dagster_home(load_settings())
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
-    os.execv(sys.executable, command)
+    dg = str(Path(sys.executable).with_name("dg"))  # `dg dev` on the project (pyproject.toml's [tool.dg])
+    os.chdir(PROJECT_ROOT)
+    os.execv(dg, [dg, "dev", "--host", args.host, "--port", str(args.port)])
     return 0
 
 

@@ -14,7 +14,7 @@ from ubm_platform.resources.alerts import AlertResource
 from ubm_platform.resources.lake import LakeResource, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import LocalSparkResource
-from ubm_platform.resources.warehouse import DuckDBWarehouseResource
+from ubm_platform.resources.warehouse import DuckDBWarehouseResource, dbt_cli
 from ubm_platform.settings import Settings
 
 
@@ -40,6 +40,7 @@ def local_resources(settings: Settings) -> dict:
         "lake": LakeResource(root=lake_root),
         "spark": LocalSparkResource(),
         "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path), lake_root=lake_root),
+        "dbt": dbt_cli(),
         "alerts": _alerts(),
     }
 
@@ -47,7 +48,7 @@ def local_resources(settings: Settings) -> dict:
 def aws_resources(settings: Settings) -> dict:
     from ubm_platform.resources.aws import aws_resources as build
 
-    return {**build(settings, oltp=_oltp(settings)), "alerts": _alerts()}
+    return {**build(settings, oltp=_oltp(settings)), "dbt": dbt_cli(), "alerts": _alerts()}
 
 
 RESOURCES_BY_ENV = {"local": local_resources, "aws": aws_resources}

@@ -148,6 +148,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UBM_GLUE_DATABASE", "Glue database behind the `spectrum` schema.", AWS, default="ubm_lake"),
 )
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# Not settings: what the platform hands sql/dbt/profiles.yml when it runs dbt (from the settings above and
+# the warehouse resource); set them yourself only to run dbt by hand (README, "The warehouse: a dbt project").
+DBT_PROFILE_VARIABLES = {
+    "UBM_DBT_TARGET": "`duckdb` (the embedded default) or `redshift`",
+    "UBM_WAREHOUSE_PATH": "the DuckDB file (`$UBM_HOME/warehouse.duckdb`)",
+    "UBM_LAKE_ROOT": "the local lake DuckDB reads the sources from (`$UBM_HOME/lake`)",
+}
 
 
 def default(name: str) -> str:

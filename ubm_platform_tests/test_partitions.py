@@ -63,13 +63,13 @@ def test_landing_folders_map_back_to_their_partition(scheme, folder, key):
 
 def test_the_sql_fragments_name_every_partition_column(monkeypatch):
     monkeypatch.setenv("UBM_PARTITION", "hourly")
-    rendered = sql_files.render("warehouse/user_behavior_metric_delete_partition.sql")
-    assert rendered.strip().endswith(
-        "WHERE insert_date = CAST(:insert_date AS DATE) AND insert_hour = CAST(:insert_hour AS SMALLINT)")
+    rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
+    assert "WHERE insert_date = CAST(:insert_date AS DATE) AND insert_hour = CAST(:insert_hour AS SMALLINT)\n" in rendered
+    assert "GROUP BY insert_date, insert_hour" in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")
     monkeypatch.setenv("UBM_PARTITION", "daily")
-    rendered = sql_files.render("warehouse/user_behavior_metric_delete_partition.sql")
-    assert rendered.strip().endswith("WHERE insert_date = CAST(:insert_date AS DATE)")
-    assert "{{" not in sql_files.render("warehouse/user_behavior_metric_create.sql")
+    rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
+    assert "WHERE insert_date = CAST(:insert_date AS DATE)\n" in rendered
+    assert "{{" not in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")
 
 
 def test_the_granularity_setting_is_validated(monkeypatch):

@@ -57,9 +57,17 @@ def test_every_variable_the_package_reads_is_declared():
             read.setdefault(name, set()).add(str(path.relative_to(PROJECT_ROOT)))
     # The scan itself works: reads of each kind are found.
     assert {"UBM_HOME", "UBM_ALERT_WEBHOOK_URL", "UBM_REDSHIFT_PASSWORD", "UBM_REDSHIFT_IAM", "JAVA_HOME"} <= set(read)
-    undeclared = {name: files for name, files in read.items() if name not in SETTING}
+    undeclared = {name: files for name, files in read.items()
+                  if name not in SETTING and name not in settings.DBT_PROFILE_VARIABLES}
     assert undeclared == {}, (
         f"read but not in settings.SETTINGS (add a Setting, then regenerate the docs' tables): {undeclared}")
+
+
+def test_the_dbt_profile_reads_only_settings_and_the_variables_the_platform_hands_it():
+    profile = (PROJECT_ROOT / "sql" / "dbt" / "profiles.yml").read_text(encoding="utf-8")
+    names = set(re.findall(r"env_var\(\s*'([A-Z][A-Z0-9_]*)'", profile))
+    assert {"UBM_DBT_TARGET", "UBM_WAREHOUSE_PATH", "UBM_REDSHIFT_PASSWORD"} <= names
+    assert names <= set(SETTING) | set(settings.DBT_PROFILE_VARIABLES), names - set(SETTING)
 
 
 def test_the_catalogue_is_consistent():

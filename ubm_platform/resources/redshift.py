@@ -5,9 +5,8 @@
   `spectrum` (Glue Data Catalog) and the dataset's external table exist (DDL in
   sql/warehouse/redshift/), then runs `ALTER TABLE spectrum.<table> ADD IF NOT EXISTS PARTITION ...`,
   all with autocommit, since Redshift refuses external DDL inside a transaction block.
-- `metric_range` (and `replace_metric_partition`, a range of one day) runs the SAME files as DuckDB
-  (sql/warehouse/user_behavior_metric_*.sql) over one connection: the range's rows computed once from
-  Spectrum into temporary tables, then each day's delete + insert + checks in one transaction.
+- `dbt_env` gives the dbt project (sql/dbt, target `redshift`) this resource's connection settings;
+  dbt builds `user_behavior_metric` from the Spectrum tables.
 - `query` runs a SELECT of sql/ and returns (columns, rows).
 
 Connections come from a connection factory chosen by `driver`: `redshift_connector` (AWS's driver;
@@ -24,7 +23,7 @@ from typing import Callable, Iterator, Literal
 from pydantic import Field
 
 from ubm_platform import sql_files
-from ubm_platform.resources.warehouse import MetricRange, SqlSession, WarehouseResource
+from ubm_platform.resources.warehouse import WarehouseResource
 from ubm_platform.partitions import partition_window
 
 EXTERNAL_SCHEMA_DDL = "warehouse/redshift/external_schema.sql"
@@ -207,15 +206,16 @@ class RedshiftWarehouseResource(WarehouseResource):
             if not exists():  # another process may have created it meanwhile (autocommit: no tx to abort)
                 raise
 
-    @contextmanager
-    def metric_range(self, partition_keys: list[str]) -> Iterator[MetricRange]:
-        """The same files as DuckDB over one connection; each partition's delete + insert in one transaction."""
-        with self.connect(autocommit=False) as conn:
-            cursor = conn.cursor()
-            try:
-                yield MetricRange(_RedshiftSession(self, conn, cursor), partition_keys)
-            finally:
-                cursor.close()
+    def dbt_env(self) -> dict[str, str]:
+        """profiles.yml's `redshift` target reads the same UBM_REDSHIFT_* variables the platform is configured
+        with; they are given from this resource so that dbt connects where the platform does."""
+        return {
+            "UBM_DBT_TARGET": "redshift", "UBM_REDSHIFT_HOST": self.host, "UBM_REDSHIFT_PORT": str(self.port),
+            "UBM_REDSHIFT_DATABASE": self.database, "UBM_REDSHIFT_USER": self.user,
+            "UBM_REDSHIFT_PASSWORD": self.password, "UBM_REDSHIFT_IAM": "1" if self.iam else "0",
+            "UBM_REDSHIFT_CLUSTER_ID": self.cluster_identifier, "AWS_REGION": self.region,
+            "UBM_REDSHIFT_SSLMODE": self.sslmode,
+        }
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""
@@ -226,23 +226,3 @@ class RedshiftWarehouseResource(WarehouseResource):
                 return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
             finally:
                 cursor.close()
-
-
-class _RedshiftSession(SqlSession):
-    """A connection without autocommit: a transaction starts with the first statement after a commit."""
-
-    def __init__(self, resource: RedshiftWarehouseResource, conn, cursor):
-        self._resource, self._conn, self._cursor = resource, conn, cursor
-
-    def execute(self, name: str, params: dict | None = None):
-        return self._resource._execute(self._cursor, name, params)
-
-    def begin(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        self._conn.commit()
-
-    def rollback(self) -> None:
-        self._conn.rollback()
-

@@ -1,15 +1,16 @@
 """The warehouse: DuckDB locally (a file under UBM_HOME), Redshift on AWS; one interface.
 
-Both read the lake through external tables in a schema named `spectrum` (DuckDB: views over the
-Parquet partitions; Redshift: Spectrum external tables) and keep `user_behavior_metric` as a table.
+Both show the lake through external tables in a schema named `spectrum` (DuckDB: views over the
+Parquet partitions; Redshift: Spectrum external tables). `user_behavior_metric` is built by the dbt
+project in sql/dbt (defs/warehouse/assets.py), which reads its target and connection from `dbt_env()`.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
 
 import duckdb
 from dagster import ConfigurableResource
@@ -17,102 +18,22 @@ from pydantic import Field
 
 from ubm_platform import sql_files
 from ubm_platform.partitions import partition_window
+from ubm_platform.settings import SQL_DIR
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource
 
 _REGISTERED_VIEWS: set[tuple[str, str, str]] = set()
-METRIC_PARTITION_CHECKS = "warehouse/user_behavior_metric_partition_checks.sql"
-METRIC_COLUMNS = "warehouse/user_behavior_metric_columns.sql"
-METRIC_TABLE_DDL = "warehouse/user_behavior_metric_create.sql"
-METRIC_PARTITION_REPLACE = (
-    "warehouse/user_behavior_metric_delete_partition.sql",
-    "warehouse/user_behavior_metric_insert_partition.sql",
-)
-# Once per run: the range's metric rows and the lake's per-partition totals, in temporary tables.
-METRIC_RANGE_SETUP = (
-    ("warehouse/user_behavior_metric_range_create.sql", False),
-    ("warehouse/user_behavior_metric_range_fill.sql", True),
-    ("warehouse/user_behavior_metric_range_sources_create.sql", False),
-    ("warehouse/user_behavior_metric_range_sources_fill.sql", True),
-)
+DBT_DIR = SQL_DIR / "dbt"
 
 
-@dataclass
-class MetricReplacement:
-    """What replacing a partition of user_behavior_metric did: its check numbers and whether it committed."""
+def dbt_cli() -> DbtCliResource:
+    """The dbt project of both warehouses (its target and connection: WarehouseResource.dbt_env), run by
+    the dbt installed beside this Python: `make` and `ubm` do not put the virtual environment on PATH."""
+    from dagster_dbt import DbtCliResource  # 1.4 s to import: not for `ubm sql` and the like
 
-    stats: dict
-    columns: list[tuple[str, str]]
-    committed: bool
-
-    @property
-    def rows(self) -> int:
-        return int(self.stats["metric_rows"])
-
-
-AcceptFn = Callable[[dict, list], bool]
-
-
-class SqlSession:
-    """One open warehouse connection, as MetricRange uses it: run a sql/ file, end a transaction."""
-
-    def execute(self, name: str, params: dict | None = None):
-        """Run sql/<name>; returns a cursor (description, fetchone, fetchall)."""
-        raise NotImplementedError
-
-    def begin(self) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> None:
-        raise NotImplementedError
-
-    def rollback(self) -> None:
-        raise NotImplementedError
-
-
-class MetricRange:
-    """user_behavior_metric for a run's partitions over ONE connection.
-
-    The lake is read once for the whole range (METRIC_RANGE_SETUP: the metric rows and the lake's
-    per-partition totals, in temporary tables, for the range's whole days); each partition is then
-    replaced in its own transaction, with its check numbers read inside it, from those tables and the
-    metric table only.
-    """
-
-    def __init__(self, session: SqlSession, partition_keys: list[str]):
-        self._session = session
-        self.windows = {key: partition_window(key) for key in partition_keys}
-        if not self.windows:
-            raise ValueError("a metric range needs at least one partition")
-        first, last = min(w.insert_date for w in self.windows.values()), max(w.insert_date for w in self.windows.values())
-        session.begin()
-        session.execute(METRIC_TABLE_DDL)
-        for name, takes_range in METRIC_RANGE_SETUP:
-            session.execute(name, {"date_from": first, "date_to": last} if takes_range else None)
-        # Read once: the table's columns do not change during a run.
-        self.columns = [tuple(r) for r in session.execute(METRIC_COLUMNS).fetchall()]
-        session.commit()
-
-    def replace(self, partition_key: str, accept: AcceptFn = lambda stats, columns: True) -> MetricReplacement:
-        """Replace one partition in one transaction; commit only if `accept(check numbers, columns)`."""
-        if partition_key not in self.windows:
-            raise ValueError(f"{partition_key} is not in this metric range ({', '.join(sorted(self.windows))})")
-        params = self.windows[partition_key].sql_params
-        self._session.begin()
-        try:
-            for name in METRIC_PARTITION_REPLACE:
-                self._session.execute(name, params)
-            cursor = self._session.execute(METRIC_PARTITION_CHECKS, params)
-            stats = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
-            committed = bool(accept(stats, self.columns))
-            self._session.commit() if committed else self._session.rollback()
-        except BaseException:
-            self._session.rollback()
-            raise
-        return MetricReplacement(stats=stats, columns=self.columns, committed=committed)
-
-    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
-        """(column names, rows) of a SELECT from sql/, on the range's connection."""
-        cursor = self._session.execute(name, params)
-        return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
+    return DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR),
+                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
 
 
 class WarehouseResource(ConfigurableResource):
@@ -128,16 +49,9 @@ class WarehouseResource(ConfigurableResource):
         with self.partition_registry(table, dataset_path) as register:
             register(partition_key)
 
-    def metric_range(self, partition_keys: list[str]) -> ContextManager[MetricRange]:
-        """A MetricRange for the partitions on one connection, closed when the block ends."""
+    def dbt_env(self) -> dict[str, str]:
+        """The environment the dbt project (sql/dbt) reads its target and connection from (profiles.yml)."""
         raise NotImplementedError
-
-    def replace_metric_partition(
-        self, partition_key: str, accept: AcceptFn = lambda stats, columns: True
-    ) -> MetricReplacement:
-        """Replace one partition in one transaction; commit only if `accept(check numbers, columns)`."""
-        with self.metric_range([partition_key]) as metric:
-            return metric.replace(partition_key, accept)
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         raise NotImplementedError
@@ -182,31 +96,11 @@ class DuckDBWarehouseResource(WarehouseResource):
 
         yield register
 
-    @contextmanager
-    def metric_range(self, partition_keys: list[str]) -> Iterator[MetricRange]:
-        with self.connect() as conn:
-            yield MetricRange(_DuckDBSession(self, conn), partition_keys)
+    def dbt_env(self) -> dict[str, str]:
+        return {"UBM_DBT_TARGET": "duckdb", "UBM_WAREHOUSE_PATH": self.path, "UBM_LAKE_ROOT": self.lake_root}
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""
         with self.connect(read_only=Path(self.path).exists() is True) as conn:
             cursor = self.execute_file(conn, name, params)
             return [d[0] for d in cursor.description], cursor.fetchall()
-
-
-class _DuckDBSession(SqlSession):
-    def __init__(self, resource: DuckDBWarehouseResource, conn: duckdb.DuckDBPyConnection):
-        self._resource, self._conn = resource, conn
-
-    def execute(self, name: str, params: dict | None = None):
-        return self._resource.execute_file(self._conn, name, params)
-
-    def begin(self) -> None:
-        self._conn.execute("BEGIN TRANSACTION")
-
-    def commit(self) -> None:
-        self._conn.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self._conn.execute("ROLLBACK")
-

@@ -1,11 +1,12 @@
-"""RedshiftWarehouseResource: its SQL checked with sqlglot's Redshift dialect, the metric replacement
-run on a real PostgreSQL standing in for Redshift (plain tables standing in for the Spectrum ones),
-and the external DDL against a fake Redshift session that enforces the autocommit rule."""
+"""RedshiftWarehouseResource: its SQL checked with sqlglot's Redshift dialect, its queries run on a real
+PostgreSQL standing in for Redshift, and the external DDL against a fake Redshift session that enforces
+the autocommit rule. The metric is built by dbt: ubm_platform_tests/dbt/."""
 
 from __future__ import annotations
 
 import datetime as dt
 import glob
+import json
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -27,19 +28,12 @@ from ubm_platform.resources.redshift import (
     WarehouseConnectionError,
     redshift_sql,
 )
-from ubm_platform.resources.warehouse import (
-    METRIC_COLUMNS,
-    METRIC_PARTITION_CHECKS,
-    METRIC_PARTITION_REPLACE,
-    METRIC_RANGE_SETUP,
-    METRIC_TABLE_DDL,
-)
 from ubm_platform.settings import SQL_DIR, SettingsError
 
 REDSHIFT_FILES = sorted(Path(p).relative_to(SQL_DIR).as_posix() for p in glob.glob(str(SQL_DIR / "warehouse/redshift/*.sql")))
-SHARED_FILES = [METRIC_TABLE_DDL, *(name for name, _ in METRIC_RANGE_SETUP), *METRIC_PARTITION_REPLACE,
-                METRIC_PARTITION_CHECKS, METRIC_COLUMNS,
-                "warehouse/user_behavior_metric_partition_rows.sql"]
+# The queries of the published metric that Redshift runs too (the asset's preview and row counts, `ubm show`).
+SHARED_FILES = ["warehouse/user_behavior_metric_partition_rows.sql", "warehouse/user_behavior_metric_partition_counts.sql",
+                "warehouse/user_behavior_metric_partition_preview.sql"]
 SAMPLE_LITERALS = {
     "glue_database": "ubm_lake", "iam_role_arn": "arn:aws:iam::123456789012:role/ubm-spectrum",
     "location": "s3://ubm-lake/prod/stage/user_purchase", "table": "user_purchase_staging",
@@ -116,7 +110,7 @@ def test_external_tables_match_the_parquet_the_platform_writes(table, schema, pa
 def test_redshift_connector_binds_the_same_parameters(partitioning):
     from redshift_connector.core import convert_paramstyle
 
-    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_insert_partition.sql"))
+    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_partition_preview.sql"))
     assert "%" not in statement and ":insert_date" not in statement and ":insert_hour" not in statement
     params = partitioning.window(partitioning.keys_between(dt.date(2022, 1, 2), dt.date(2022, 1, 2))[-1]).sql_params
     if partitioning is HOURLY:
@@ -126,9 +120,9 @@ def test_redshift_connector_binds_the_same_parameters(partitioning):
         assert statement.count("$1") == 1 and "$2" not in statement
         assert make_args(params) == ("2022-01-02",)
 
-    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_range_fill.sql"))
+    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_partition_counts.sql"))
     assert "%" not in statement and ":date_from" not in statement and ":date_to" not in statement
-    assert statement.count("$1") == 2 and statement.count("$2") == 2 and "$3" not in statement
+    assert statement.count("$1") == 1 and statement.count("$2") == 1 and "$3" not in statement
     assert make_args({"date_from": "2022-01-02", "date_to": "2022-01-09"}) == ("2022-01-02", "2022-01-09")
 
 
@@ -233,7 +227,7 @@ def test_connection_errors_name_the_server_but_never_the_password():
         spectrum_iam_role_arn="arn:aws:iam::123456789012:role/x", glue_database="ubm_lake",
     )
     with pytest.raises(WarehouseConnectionError) as error:
-        warehouse.query("warehouse/user_behavior_metric_columns.sql")
+        warehouse.query("warehouse/ping.sql")
     assert f"127.0.0.1:{port}/dev as ubm" in str(error.value) and "hunter2" not in str(error.value)
 
 
@@ -319,70 +313,14 @@ def _metric(dsn: str, day: str) -> dict[int, tuple]:
     return result
 
 
-def test_replace_metric_partition_equals_an_independent_computation(pg_warehouse):
-    warehouse, dsn = pg_warehouse
-    _load(dsn)
-
-    replacement = warehouse.replace_metric_partition(DAY)
-
-    expected = _expected(DAY)
-    assert replacement.committed and replacement.rows == len(expected) == 5
-    assert _metric(dsn, DAY) == expected
-    assert _metric(dsn, OTHER_DAY) == {}
-    stats = replacement.stats
-    assert stats["staged_amount"] == stats["metric_amount_spent"] == sum(v[0] for v in expected.values())
-    assert stats["staged_purchases"] == stats["metric_purchase_count"] == 6
-    assert stats["classified_reviews"] == stats["metric_review_count"] == 6
-    assert stats["duplicate_keys"] == stats["null_customer_ids"] == stats["invalid_values"] == 0
-    assert dict(replacement.columns) == {
-        "customerid": "bigint", "amount_spent": "numeric", "purchase_count": "bigint",
-        "review_score": "bigint", "review_count": "bigint", "insert_date": "date"}
-
-
-def test_replacing_a_day_twice_leaves_no_duplicates_and_other_days_alone(pg_warehouse):
-    warehouse, dsn = pg_warehouse
-    _load(dsn)
-    warehouse.replace_metric_partition(OTHER_DAY)
-    warehouse.replace_metric_partition(DAY)
-    second = warehouse.replace_metric_partition(DAY)
-
-    assert second.rows == len(_expected(DAY)) and _metric(dsn, DAY) == _expected(DAY)
-    assert _metric(dsn, OTHER_DAY) == _expected(OTHER_DAY)
-
-    # Restaged data for the day replaces the day's rows; it does not add to them.
-    purchases = [p for p in PURCHASES if p[0] != 4]
-    _load(dsn, purchases=purchases)
-    warehouse.replace_metric_partition(DAY)
-    assert _metric(dsn, DAY) == _expected(DAY, purchases=purchases)
-    assert _metric(dsn, DAY)[3] == (Decimal("1.00000"), 2, 1, 1)
-
-
-def test_a_refused_or_failed_replacement_keeps_the_previous_rows(pg_warehouse):
-    warehouse, dsn = pg_warehouse
-    _load(dsn)
-    warehouse.replace_metric_partition(DAY)
-    before = _metric(dsn, DAY)
-
-    _load(dsn, purchases=[p for p in PURCHASES if p[1] != 1])
-    seen = {}
-    refused = warehouse.replace_metric_partition(DAY, accept=lambda stats, columns: seen.update(stats) or False)
-    assert not refused.committed and seen["metric_rows"] == len(before) - 1, "checks saw the new rows"
-    assert _metric(dsn, DAY) == before, "a refused day is rolled back"
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("ALTER TABLE spectrum.classified_movie_review RENAME TO gone")
-    import psycopg2.errors
-
-    with pytest.raises(psycopg2.errors.UndefinedTable, match="classified_movie_review"):
-        warehouse.replace_metric_partition(DAY)
-    assert _metric(dsn, DAY) == before, "the delete is rolled back with the failed insert"
-
-
 def test_query_returns_columns_and_rows(pg_warehouse):
     warehouse, dsn = pg_warehouse
-    _load(dsn)
-    warehouse.replace_metric_partition(DAY)
-    warehouse.replace_metric_partition(OTHER_DAY)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE user_behavior_metric (customerid BIGINT, amount_spent DECIMAL(18, 5), "
+                     "purchase_count BIGINT, review_score BIGINT, review_count BIGINT, insert_date DATE)")
+        for day in (OTHER_DAY, DAY):
+            for customer, values in _expected(day).items():
+                conn.execute("INSERT INTO user_behavior_metric VALUES (%s, %s, %s, %s, %s, %s)", (customer, *values, day))
 
     columns, rows = warehouse.query("warehouse/user_behavior_metric_partition_rows.sql",
                                     {"date_from": DAY, "date_to": OTHER_DAY})
@@ -436,37 +374,31 @@ def test_redshift_connector_is_called_with_arguments_it_accepts(iam, monkeypatch
     assert calls[-1] == "closed"
 
 
-def test_hourly_partitions_replace_one_hour_of_the_metric(pg_database, monkeypatch):
-    monkeypatch.setenv("UBM_PARTITION", "hourly")
-    warehouse, dsn = _pg_warehouse(pg_database)
-    purchases = [(1, 1, "2.99", 10), (2, 1, "4.01", 10), (3, 2, "0.99", 10), (4, 1, "7.00", 11), (5, 3, "1.50", 9)]
-    reviews = [(1, "r1", True, 10), (2, "r2", False, 10), (4, "r3", True, 10), (1, "r4", True, 11)]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for payment_id, customer, amount, hour in purchases:
-            conn.execute(
-                "INSERT INTO spectrum.user_purchase_staging (payment_id, customer_id, amount, payment_ts, "
-                "insert_date, insert_hour) VALUES (%s, %s, %s, %s, %s, %s)",
-                (payment_id, customer, Decimal(amount), f"{DAY} {hour:02d}:30", DAY, hour))
-        for cid, review_id, positive, hour in reviews:
-            conn.execute("INSERT INTO spectrum.classified_movie_review VALUES (%s, %s, %s, 'x', 0.9, 'm1', %s, %s)",
-                         (cid, review_id, positive, DAY, hour))
+# -- the dbt project on PostgreSQL standing in for Redshift ---------------------------------------------------
 
-    replacement = warehouse.replace_metric_partition(f"{DAY}-10:00")
-    warehouse.replace_metric_partition(f"{DAY}-10:00")  # a re-run replaces the hour
 
-    expected = {}
-    for _id, customer, amount, hour in purchases:
-        if hour == 10:
-            spent, count, positive, total = expected.get(customer, (Decimal(0), 0, 0, 0))
-            expected[customer] = (spent + Decimal(amount), count + 1, positive, total)
-    for cid, _rid, is_positive, hour in reviews:
-        if hour == 10:
-            spent, count, positive, total = expected.get(cid, (Decimal(0), 0, 0, 0))
-            expected[cid] = (spent, count, positive + is_positive, total + 1)
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT customerid, amount_spent, purchase_count, review_score, review_count, "
-                            "insert_date::text, insert_hour FROM user_behavior_metric").fetchall()
-    assert replacement.committed and replacement.rows == len(expected) == 3
-    assert {r[0]: tuple(r[1:5]) for r in rows} == expected and len(rows) == 3
-    assert {(r[5], r[6]) for r in rows} == {(DAY, 10)}
-    assert dict(replacement.columns)["insert_hour"] == "smallint"
+def test_dbt_builds_and_replaces_the_metric_on_postgresql_standing_in_for_redshift(pg_warehouse, tmp_path):
+    """dbt-postgres, the adapter dbt-redshift builds on, runs the project for real (models, tests, the
+    window_replace publishing) over the spectrum stand-ins; Redshift's own adapter can only compile here."""
+    from ubm_platform_tests.dbt.project import run_dbt
+
+    warehouse, dsn = pg_warehouse
+    _load(dsn)
+    (tmp_path / "profiles.yml").write_text(json.dumps({"ubm_warehouse": {"target": "standin", "outputs": {"standin": {
+        "type": "postgres", "host": warehouse.host, "port": warehouse.port, "user": warehouse.user,
+        "password": warehouse.password, "dbname": warehouse.database, "schema": "public", "threads": 1}}}}))
+    days = [granularity().window(day) for day in (DAY, OTHER_DAY)]
+
+    def build(*windows):
+        run = run_dbt(["build"], tmp_path, {"UBM_PARTITION": "daily"}, windows, profiles_dir=tmp_path)
+        assert run.returncode == 0, run.output
+        assert set(run.statuses.values()) == {"success", "pass"}
+
+    build(*days)
+    assert _metric(dsn, DAY) == _expected(DAY) and _metric(dsn, OTHER_DAY) == _expected(OTHER_DAY)
+    # Restaged data for the day replaces the day's rows (customer 1's purchases are gone); the other day stays.
+    purchases = [p for p in PURCHASES if p[1] != 1]
+    _load(dsn, purchases=purchases)
+    build(days[0])
+    assert _metric(dsn, DAY) == _expected(DAY, purchases=purchases) and 1 not in _metric(dsn, DAY)
+    assert _metric(dsn, OTHER_DAY) == _expected(OTHER_DAY)

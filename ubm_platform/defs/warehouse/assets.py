@@ -1,19 +1,47 @@
-"""user_behavior_metric: the analysts' table, built in the warehouse from the lake's staged data."""
+"""user_behavior_metric: the analysts' table, built in the warehouse by the dbt project in sql/dbt.
+
+Write-audit-publish, in one `dbt build` per run (a range of partitions is one window, one invocation):
+the window's rows are built into ubm_audit.user_behavior_metric_audit, where analysts do not read, the
+project's tests run on them, and the model `user_behavior_metric` publishes them (a delete and an insert of
+the window in one transaction) only if every test passed: dbt skips a model whose parent failed a test.
+
+In Dagster this is ONE asset, `user_behavior_metric`: the audited window carries its key, so the dbt tests
+are its (blocking) checks, and the publishing model's success is its materialization.
+"""
 
 
-from decimal import Decimal
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, TableColumn, TableSchema, asset
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import BlockedPartition, PartitionLog, PartitionOutcome, materialize_partitions
 from ubm_platform.defs.metadata import markdown_table
-from ubm_platform.defs.movie_review.assets import classified_movie_review
-from ubm_platform.defs.user_purchase.assets import user_purchase_staging
+from ubm_platform.defs.partitioned import ROWS_BY_PARTITION, PartitionLog
 from ubm_platform.partitions import FRESHNESS, GRANULARITY, HOURLY, partition_window, partitions_def
-from ubm_platform.resources.warehouse import WarehouseResource
+from ubm_platform.resources.warehouse import DBT_DIR, WarehouseResource, dbt_cli
 from ubm_platform.settings import load_settings
 
+DBT_PROJECT = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+METRIC = AssetKey("user_behavior_metric")
+PUBLISH_MODEL = "user_behavior_metric"  # the dbt model that publishes the audited window
 METRIC_COLUMNS = TableSchema(
     columns=[
         TableColumn("customerid", "bigint", description="Customer id (OLTP customer.customer_id, vendor cid)."),
@@ -27,79 +55,118 @@ METRIC_COLUMNS = TableSchema(
     ]
 )
 PREVIEW_SQL = "warehouse/user_behavior_metric_partition_preview.sql"
-# Type families, so DuckDB's DECIMAL(18,5) and Redshift's numeric compare alike.
-TYPE_FAMILIES = {"bigint": "integer", "int8": "integer", "integer": "integer", "smallint": "integer",
-                 "int2": "integer", "decimal": "decimal", "numeric": "decimal", "date": "date"}
+COUNTS_SQL = "warehouse/user_behavior_metric_partition_counts.sql"
 
 
-def _family(data_type: str) -> str:
-    base = data_type.lower().split("(")[0].strip()
-    return TYPE_FAMILIES.get(base, base)
+def dbt_manifest() -> Path:
+    """The project's manifest (what @dbt_assets is defined from), parsed again when a project file is newer.
+
+    A parse takes about 2.5 s; it writes to a folder of its own and the manifest is moved into place, so
+    processes loading the definitions at the same time never read a half-written one."""
+    manifest = DBT_PROJECT.manifest_path
+    sources = [DBT_DIR / "dbt_project.yml", *(p for d in ("models", "macros", "tests", "analyses")
+                                             for p in (DBT_DIR / d).rglob("*") if p.is_file())]
+    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=manifest.parent) as parsed:
+        dbt_cli().cli(["parse", "--quiet"], target_path=Path(parsed)).wait()
+        os.replace(Path(parsed) / "manifest.json", manifest)
+    return manifest
 
 
-def metric_checks(stats: dict, columns: list[tuple[str, str]]) -> list:
-    """The metric's checks, from the numbers the warehouse computed inside the replacing transaction."""
-    expected = {c.name: _family(c.type) for c in METRIC_COLUMNS.columns}
-    found = {name: _family(data_type) for name, data_type in columns}
-    schema_differences = {c: f"{found.get(c, 'missing')} (expected {t})" for c, t in expected.items() if found.get(c) != t}
-    amount, staged_amount = Decimal(stats["metric_amount_spent"]), Decimal(stats["staged_amount"])
-    return [
-        quality.result("schema", not schema_differences, differences=str(schema_differences or "none")),
-        quality.result("keys", stats["null_customer_ids"] == 0 and stats["duplicate_keys"] == 0,
-                       rows=stats["metric_rows"], null_customer_ids=stats["null_customer_ids"],
-                       duplicate_keys=stats["duplicate_keys"]),
-        quality.result("values", stats["invalid_values"] == 0, rows_with_invalid_values=stats["invalid_values"]),
-        quality.result(
-            "reconciliation",
-            amount == staged_amount and stats["metric_purchase_count"] == stats["staged_purchases"]
-            and stats["metric_review_count"] == stats["classified_reviews"],
-            amount_spent=float(amount), staged_amount=float(staged_amount),
-            purchase_count=int(stats["metric_purchase_count"]), staged_purchases=int(stats["staged_purchases"]),
-            review_count=int(stats["metric_review_count"]), classified_reviews=int(stats["classified_reviews"]),
-        ),
-    ]
+class MetricTranslator(DagsterDbtTranslator):
+    """The dbt nodes as the platform's asset: the lake's sources are the upstream assets (their dbt meta
+    names them), and the metric keeps the group, owners, freshness and column types it always had."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key != METRIC:
+            return spec
+        return spec.replace_attributes(
+            deps=[dep for dep in spec.deps if dep.asset_key != METRIC],  # the publishing model reads the audit
+            group_name="warehouse",
+            owners=["team:data-platform"],
+            kinds={"dbt", "duckdb" if load_settings().env == "local" else "redshift"},
+            freshness_policy=FRESHNESS,
+            # what analysts query (the audit table the dbt node builds is not)
+            metadata={**spec.metadata, "dagster/column_schema": METRIC_COLUMNS,
+                      "dagster/table_name": "user_behavior_metric"},
+        )
 
 
-@asset(
+TRANSLATOR = MetricTranslator()
+MANIFEST = dbt_manifest()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ while dbt's process starts (DbtCliResource passes the environment on)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=DBT_PROJECT,
+    name="user_behavior_metric",
+    exclude=PUBLISH_MODEL,  # not an asset of its own: its success is the metric's materialization
     partitions_def=partitions_def,
-    group_name="warehouse",
-    deps=[user_purchase_staging, classified_movie_review],
-    kinds={"duckdb" if load_settings().env == "local" else "redshift"},
-    owners=["team:data-platform"],
-    description="One row per customer active in the partition's day (or hour, UBM_PARTITION=hourly), "
-    "with a purchase or a review: spend, purchase "
-    "count, positive and total reviews. Built in the warehouse by sql/warehouse/ over the lake; a "
-    "re-run replaces the partition in one transaction.",
-    metadata={"dagster/column_schema": METRIC_COLUMNS},
-    check_specs=quality.specs(
-        "user_behavior_metric",
-        blocking={
-            "schema": "Columns and types as analysts expect.",
-            "keys": "No null customer ids; one row per customer and partition.",
-            "values": "amount_spent >= 0, purchase_count >= 0, 0 <= review_score <= review_count.",
-            "reconciliation": "The partition's totals equal the staged purchases and the classified reviews.",
-        },
-        warning={},
-    ),
-    freshness_policy=FRESHNESS,
     backfill_policy=BackfillPolicy.single_run(),
+    dagster_dbt_translator=TRANSLATOR,
 )
-def user_behavior_metric(context: AssetExecutionContext, warehouse: WarehouseResource):
+def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     keys = context.partition_keys
-    # One warehouse connection for the run; the lake is read once for the whole range.
-    with warehouse.metric_range(keys) as metric:
-        def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
-            replacement = metric.replace(
-                key, accept=lambda stats, columns: not quality.blocking_failures(metric_checks(stats, columns))
-            )
-            checks = metric_checks(replacement.stats, replacement.columns)
-            if not replacement.committed:
-                raise BlockedPartition(f"user_behavior_metric {key}", checks)
-            progress.info(key, f"{replacement.rows} customer rows")
-            metadata = {"dagster/row_count": replacement.rows, "dagster/column_schema": METRIC_COLUMNS}
-            if key == keys[-1]:  # a range run shows its last partition's preview only (defs/partitioned.py)
-                columns, preview = metric.query(PREVIEW_SQL, partition_window(key).sql_params)
-                metadata["preview"] = MetadataValue.md(markdown_table(columns, preview))
-            return PartitionOutcome(metadata, checks)
+    window = context.partition_time_window
+    window_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
+    with _environment({**warehouse.dbt_env(), "UBM_PARTITION": GRANULARITY.name}):
+        # Without the context, dbt builds the whole project whatever Dagster selected: the publishing model
+        # must never run without the audit and its tests before it.
+        build = dbt.cli(["build", "--vars", json.dumps(window_vars)], raise_on_error=False,
+                        manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR)
+    checks, published = [], None
+    for event in build.stream():
+        if isinstance(event, AssetCheckEvaluation) and event.asset_check_key in context.selected_asset_check_keys:
+            checks.append(AssetCheckResult(asset_key=METRIC, check_name=event.check_name, passed=event.passed,
+                                           severity=event.severity, metadata=event.metadata))
+        elif isinstance(event, AssetMaterialization) and event.metadata["unique_id"].value.endswith(f".{PUBLISH_MODEL}"):
+            published = event.metadata
+    what = f"user_behavior_metric {keys[0]}" + (f"...{keys[-1]}" if len(keys) > 1 else "")
+    if not build.is_successful() or published is None:
+        yield from checks
+        failed = quality.blocking_failures(checks)
+        if failed:
+            raise quality.refuse(what, failed)
+        raise Failure(description=f"{what}: dbt build failed: {build.get_error()}")
 
-        yield from materialize_partitions(context, materialize_partition)
+    # dbt has exited: the warehouse (a DuckDB file takes one writer) can be read.
+    rows = _rows_by_partition(warehouse, keys)
+    with PartitionLog(context) as progress:
+        for key in keys:
+            progress.info(key, f"{rows[key]} customer rows")
+    columns, preview = warehouse.query(PREVIEW_SQL, partition_window(keys[-1]).sql_params)
+    counts = {"dagster/row_count": rows[keys[0]]} if len(keys) == 1 else {
+        "partitions": f"{keys[0]}...{keys[-1]}", "rows_in_range": sum(rows.values()),
+        ROWS_BY_PARTITION: MetadataValue.json(rows)}
+    yield MaterializeResult(
+        asset_key=METRIC,
+        metadata={**published, **counts, "dagster/column_schema": METRIC_COLUMNS,
+                  "preview": MetadataValue.md(markdown_table(columns, preview))},
+        check_results=checks,
+    )
+
+
+def _rows_by_partition(warehouse: WarehouseResource, keys: list[str]) -> dict[str, int]:
+    windows = {key: partition_window(key) for key in keys}
+    _, counted = warehouse.query(COUNTS_SQL, {"date_from": windows[keys[0]].insert_date,
+                                              "date_to": windows[keys[-1]].insert_date})
+    by_values = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in counted}
+    return {key: by_values.get(tuple(str(v) for v in w.sql_params.values()), 0) for key, w in windows.items()}
