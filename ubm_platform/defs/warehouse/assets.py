@@ -10,6 +10,8 @@ are its (blocking) checks, and the publishing model's success is its materializa
 """
 
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -133,14 +135,20 @@ def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, wa
         build = dbt.cli(["build", "--vars", json.dumps(window_vars)], raise_on_error=False,
                         manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR)
     checks, published = [], None
-    for event in build.stream():
-        if isinstance(event, AssetCheckEvaluation) and event.asset_check_key in context.selected_asset_check_keys:
-            checks.append(AssetCheckResult(asset_key=METRIC, check_name=event.check_name, passed=event.passed,
-                                           severity=event.severity, metadata=event.metadata))
-        elif isinstance(event, AssetMaterialization) and event.metadata["unique_id"].value.endswith(f".{PUBLISH_MODEL}"):
-            published = event.metadata
+    # dagster-dbt echoes every dbt line to stdout: they go to the run's log instead, one message, so that
+    # `ubm run` keeps to its one line per partition and asset.
+    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
+        for event in build.stream():
+            if isinstance(event, AssetCheckEvaluation) and event.asset_check_key in context.selected_asset_check_keys:
+                checks.append(AssetCheckResult(asset_key=METRIC, check_name=event.check_name, passed=event.passed,
+                                               severity=event.severity, metadata=event.metadata))
+            elif isinstance(event, AssetMaterialization) and event.metadata["unique_id"].value.endswith(
+                    f".{PUBLISH_MODEL}"):
+                published = event.metadata
     what = f"user_behavior_metric {keys[0]}" + (f"...{keys[-1]}" if len(keys) > 1 else "")
-    if not build.is_successful() or published is None:
+    succeeded = build.is_successful() and published is not None
+    (context.log.debug if succeeded else context.log.error)(f"dbt build:\n{dbt_output.getvalue()}")
+    if not succeeded:
         yield from checks
         failed = quality.blocking_failures(checks)
         if failed:
