@@ -20,7 +20,7 @@ _SAFE_LITERAL = re.compile(r"^[\w./:=*\-]+$")
 
 @lru_cache(maxsize=None)
 def load(name: str) -> str:
-    """The text of sql/<name>, e.g. load("warehouse/user_behavior_metric_insert.sql")."""
+    """The text of sql/<name>, e.g. load("warehouse/user_behavior_metric_partition_preview.sql")."""
     return (SQL_DIR / name).read_text()
 
 
