@@ -228,12 +228,16 @@ def _print_report(report: dict, as_json: bool) -> None:
 
 
 # -- ubm sql --------------------------------------------------------------------------------
-def _redshift_hint() -> str:
-    import os
+def _setting(name: str) -> str:
+    """A setting's value or catalogued default, as the user should see it."""
+    from ubm_platform.settings import value_or_default
 
-    where = ", ".join(f"{name}={os.environ.get(name) or default}" for name, default in (
-        ("UBM_REDSHIFT_HOST", "(unset)"), ("UBM_REDSHIFT_PORT", "5439"), ("UBM_REDSHIFT_DATABASE", "(unset)"),
-        ("UBM_REDSHIFT_USER", "(unset)")))
+    return value_or_default(name) or f"({name} unset)"
+
+
+def _redshift_hint() -> str:
+    where = ", ".join(f"{name}={_setting(name)}" for name in (
+        "UBM_REDSHIFT_HOST", "UBM_REDSHIFT_PORT", "UBM_REDSHIFT_DATABASE", "UBM_REDSHIFT_USER"))
     return ("the warehouse is Redshift (UBM_ENV=aws): query it with a Redshift client (psql, DBeaver, the Redshift "
             f"query editor) on {where}, with UBM_REDSHIFT_PASSWORD or, when UBM_REDSHIFT_IAM=1, IAM credentials for "
             "UBM_REDSHIFT_CLUSTER_ID; the metric is public.user_behavior_metric, the lake's datasets spectrum.*")
@@ -347,8 +351,6 @@ def _warehouse_line(path) -> str:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    import os
-
     settings = load_settings()
     if settings.env == "local":
         _say(f"what has been built, under UBM_HOME={settings.home}:")
@@ -359,7 +361,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         _say(f"  runs       {settings.dagster_home}: the Dagster instance (runs, logs, checks)")
         query = [".venv/bin/ubm sql", '.venv/bin/ubm sql -c "SELECT * FROM user_behavior_metric LIMIT 10"']
     else:
-        lake = f"s3://{os.environ.get('UBM_S3_BUCKET') or '(UBM_S3_BUCKET unset)'}/{os.environ.get('UBM_S3_PREFIX') or 'ubm'}"
+        lake = f"s3://{_setting('UBM_S3_BUCKET')}/{_setting('UBM_S3_PREFIX')}"
         _say(f"where it is built (UBM_ENV=aws):\n  lake       {lake}\n  warehouse  Redshift, public.user_behavior_metric")
         query = [_redshift_hint()]
     _say("\nwhat to do next:")

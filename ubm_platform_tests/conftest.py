@@ -129,7 +129,7 @@ FAKE_AWS_ENV = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -146,7 +146,7 @@ def moto_endpoint():
         for name, value in FAKE_AWS_ENV.items():
             mp.setenv(name, value)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        port = _free_port()
+        port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         try:

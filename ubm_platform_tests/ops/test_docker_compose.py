@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ubm_platform_tests.conftest import PROJECT_ROOT
+from ubm_platform_tests.conftest import PROJECT_ROOT, free_port
 
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE_FILE = DOCKER / "docker-compose.yml"
@@ -339,12 +338,6 @@ def _stand_in(name: str) -> http.server.HTTPServer:
     return server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def running_proxy(tmp_path):
     """docker/proxy/start.sh running the real Caddy on docker/proxy/Caddyfile, with stand-ins for the
@@ -352,7 +345,7 @@ def running_proxy(tmp_path):
     the HTTPS ports (443 and 8443 in the container) become local ones."""
     caddy = _caddy_binary()
     upstreams = {"webserver": _stand_in("full UI"), "webserver-readonly": _stand_in("read-only UI")}
-    ports = {"operator": _free_port(), "viewer": _free_port()}
+    ports = {"operator": free_port(), "viewer": free_port()}
     text = (PROXY / "Caddyfile").read_text()
     replacements = [(f" {name}:3000\n", f" 127.0.0.1:{server.server_address[1]}\n")
                     for name, server in upstreams.items()]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from ubm_platform_tests.conftest import PROJECT_ROOT, ubm_env
+from ubm_platform_tests.conftest import PROJECT_ROOT, free_port, ubm_env
 from ubm_platform_tests.ops.conftest import DAY, REVIEWS, write_vendor_file
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,12 +57,6 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def webserver(tmp_path, oltp_dsn):
     """dagster-webserver on the platform's definitions; yields (base URL, UBM_HOME)."""
@@ -71,7 +64,7 @@ def webserver(tmp_path, oltp_dsn):
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text(UI_DAGSTER_YAML)
     write_vendor_file(home)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "webserver.log"
     webserver_bin = Path(sys.executable).with_name("dagster-webserver")
