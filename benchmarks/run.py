@@ -275,31 +275,23 @@ def stage_metric_history(ctx: Context) -> dict:
                      dagster=dagster_timings(ctx, m))
 
 
-# "<day>: ..." lines (or "<day>-HH:00: ..."): one per partition, several to a message when an asset
-# groups them (defs/partitioned.PartitionLog).
-DAY_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-\d{2}:\d{2})?: ", re.MULTILINE)
-
-
 def dagster_timings(ctx: Context, measured: Measured) -> dict | None:
     """Where a stage's Dagster run(s) spent their time, from the run's event log (exact timestamps).
 
     For each run the stage created: when it started and ended relative to the stage's process start,
-    and for each step (one asset): its seconds, when its first day was done (each asset logs
-    "<day>: ..." after a day is written, checked and published; an asset that groups its days'
-    lines into fewer messages makes this the first message's time), its cost per further day
-    ((last message - first message) / (days after the first message's)) and its fixed cost (seconds - days x per day: the Spark session,
+    and for each step (one asset): its seconds, when its first day was published (the `published_at` of
+    each lake partition's materialization), its cost per further day ((last - first published) /
+    (days - 1)) and its fixed cost (seconds - days x per day: the Spark session,
     loading the model, the connections...). `before_run_s` is the process start-up before the run
     (interpreter, imports, definitions, run creation), `after_run_s` the exit after it.
     """
     try:
-        from dagster import DagsterInstance
-        from dagster._core.instance.ref import InstanceRef
-        from dagster._core.storage.dagster_run import RunsFilter
+        from dagster import DagsterInstance, RunsFilter
 
         since = dt.datetime.fromtimestamp(measured.started_epoch - 1, tz=dt.timezone.utc)
         origin = measured.started_epoch
         runs = []
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(ctx.home / "dagster"))) as instance:
+        with DagsterInstance.from_config(str(ctx.home / "dagster")) as instance:
             records = sorted(instance.get_run_records(filters=RunsFilter(created_after=since)),
                              key=lambda r: r.create_timestamp)
             for rec in records:
@@ -314,19 +306,21 @@ def dagster_timings(ctx: Context, measured: Measured) -> dict | None:
                         step["start"] = at
                     elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
                         step["end"] = at
-                    elif kind is None and DAY_LINE.match(entry.user_message or ""):
-                        step["days"].append((at, len(DAY_LINE.findall(entry.user_message))))
+                    elif kind == "ASSET_MATERIALIZATION":
+                        materialization = entry.dagster_event.step_materialization_data.materialization
+                        published = materialization.metadata.get("published_at")
+                        step["days"].append(published.value - origin if published else at)
                 timed = {}
                 for key, step in sorted(steps.items(), key=lambda kv: kv[1].get("start", 0)):
                     if "start" not in step or "end" not in step:
                         continue
-                    seconds, messages = step["end"] - step["start"], step["days"]
-                    days = sum(count for _at, count in messages)
+                    seconds, published = step["end"] - step["start"], sorted(step["days"])
+                    days = len(published)
                     out = {"start_s": round(step["start"], 3), "seconds": round(seconds, 3), "days": days}
-                    if messages:
-                        out["first_day_s"] = round(messages[0][0] - step["start"], 3)
-                    if len(messages) > 1:
-                        per_day = (messages[-1][0] - messages[0][0]) / (days - messages[0][1])
+                    if published:
+                        out["first_day_s"] = round(published[0] - step["start"], 3)
+                    if days > 1:
+                        per_day = (published[-1] - published[0]) / (days - 1)
                         out.update(per_day_s=round(per_day, 4), fixed_s=round(seconds - days * per_day, 3))
                     timed[key] = out
                 runs.append({

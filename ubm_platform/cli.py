@@ -48,10 +48,12 @@ def _resources(*keys: str):
 
 # -- ubm seed -------------------------------------------------------------------------------
 def cmd_seed(args: argparse.Namespace) -> int:
+    from ubm_platform.instance import ensure_dagster_home
     from ubm_platform.partitions import granularity
     from ubm_platform.seed.generator import seed
 
     settings = load_settings()
+    ensure_dagster_home(settings)  # what Dagster's own CLI and UI then find (`dg launch`, `dagster asset ...`)
     start = parse_day(args.date_from or settings.partition_start, "--from")
     end = parse_day(args.date_to, "--to")
     began = time.monotonic()
@@ -73,25 +75,24 @@ PROGRESS_RUN_CONFIG = {"loggers": {"progress": {}}}
 
 
 def _range_tags(keys: list[str]) -> dict:
-    """One run for the whole range: the daily assets have single-run backfill policies."""
+    """One run for the whole range: the assets have single-run backfill policies."""
     from ubm_platform.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
-def _execute(defs, job_name: str, instance, keys: list[str] | None, assets: Sequence[str] | None = None) -> bool:
-    """Run a job of the definitions (only `assets` of it, when given) in this process; print failures;
-    True on success."""
+def _launch(defs, instance, keys: list[str], assets: Sequence[str]) -> bool:
+    """What `dagster asset materialize --select <assets> --partition-range <keys>` does, in this process
+    (with the progress logger, and tags that tie the run to this process); print failures; True on success."""
     from dagster import AssetKey
 
     from ubm_platform.runs import process_tags
 
-    job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance,
-        asset_selection=[AssetKey(asset) for asset in assets] if assets else None,
+        asset_selection=[AssetKey(asset) for asset in assets],
         # the run lives and dies with this process: its tags let the next start tell (ubm_platform/runs.py)
-        tags={**(_range_tags(keys) if keys else {}), **process_tags()},
+        tags={**_range_tags(keys), **process_tags()},
         run_config=PROGRESS_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -126,18 +127,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         has_model = resources.lake.exists(CURRENT_POINTER)
     if reaped.runs or reaped.staging:
         _say(str(reaped))
-    daily_assets = DAILY_ASSETS
-    if args.retrain_model or not has_model:
-        if not settings.training_data:
-            _say(f"landing the vendor's reviews of {keys[0]}..{keys[-1]} to train the sentiment model on their scores")
-            if not _execute(defs, "movie_review_landing_job", instance, keys):
-                return 1
-            daily_assets = [asset for asset in DAILY_ASSETS if asset != "movie_review_raw"]  # landed once
-        _say("training sentiment_model")
-        if not _execute(defs, "sentiment_model_job", instance, None):
-            return 1
-    _say(f"materializing {', '.join(daily_assets)} for {keys[0]}..{keys[-1]} in one run")
-    if not _execute(defs, "daily_pipeline_job", instance, keys, daily_assets):
+    # One launch; the asset graph orders it: a model in the selection is trained after the range's
+    # reviews are landed and before they are classified.
+    assets = DAILY_ASSETS + (["sentiment_model"] if args.retrain_model or not has_model else [])
+    _say(f"materializing {', '.join(assets)} for {keys[0]}..{keys[-1]} in one run")
+    if not _launch(defs, instance, keys, assets):
         return 1
     _say(f"done: {len(keys)} partitions in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
     return 0
@@ -408,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="materialize the pipeline for a range of days through Dagster")
     run.add_argument("--from", dest="date_from", required=True)
     run.add_argument("--to", dest="date_to", required=True)
-    run.add_argument("--retrain-model", action="store_true", help="train sentiment_model again first")
+    run.add_argument("--retrain-model", action="store_true", help="train sentiment_model again (on the landed reviews, unless UBM_TRAINING_DATA is set)")
     run.set_defaults(func=cmd_run)
 
     show = commands.add_parser("show", help="print user_behavior_metric rows")

@@ -16,7 +16,7 @@ INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 # Every version of the platform began the file it wrote with this, so it knows the file is its own.
 GENERATED_HEADER = "# Written by ubm_platform"
 LOCAL_DAGSTER_YAML = (
-    f"{GENERATED_HEADER} from the repository's dagster.yaml; replaced at the next `ubm run` or `ubm dev`.\n"
+    f"{GENERATED_HEADER} from the repository's dagster.yaml; replaced at the next `ubm seed`, `ubm run` or `ubm dev`.\n"
     + INSTANCE_CONFIG.read_text()
 )
 

@@ -18,11 +18,6 @@ sentiment_model_job = define_asset_job(
     selection=AssetSelection.assets("sentiment_model"),
     description="Retrain the sentiment model (kept out of the daily job: a model is not retrained daily).",
 )
-movie_review_landing_job = define_asset_job(
-    "movie_review_landing_job",
-    selection=AssetSelection.assets("movie_review_raw"),
-    description="Only land and validate the vendor's files (e.g. to train the first model on their scores).",
-)
 # Stopped by default, as Dagster does; turn it on in the UI (Automation) or with
 # `dagster schedule start daily_pipeline_job_schedule`. It runs each partition once it has ended:
 # a day at 02:00 UTC the next day, an hour (UBM_PARTITION=hourly) at 15 minutes past the next hour.

@@ -1,24 +1,48 @@
-"""Materializing one partition or a range of partitions in one run (single-run backfills).
+"""The partitioned lake assets, and how one run materializes a partition or a range of them.
 
-The partitioned assets use `BackfillPolicy.single_run()`: a backfill of many days (or hours) is one
-run per asset, so Spark, the Dagster run and the connections start once, while each partition is
-still written, checked and published on its own. A partition's function returns its metadata and
-check results, or raises `BlockedPartition` when a blocking check failed (its staged data is then
-thrown away); it logs its outcome to the run's PartitionLog.
+The lake assets use `BackfillPolicy.single_run()`: a backfill of many days (or hours) is one run per
+asset, so Spark, the Dagster run and the connections start once, while each partition is still written,
+checked and published on its own. A partition's function returns its metadata and check results, or
+raises `BlockedPartition` when a blocking check failed (its staged data is then thrown away).
+
+Dagster's record follows the published data, partition by partition:
+- when the whole range is done, one `MaterializeResult`: Dagster records one materialization per
+  partition, each with that partition's own metadata (`context.add_asset_metadata(partition_key=...)`);
+- when a partition fails (a blocking check, or any error), the partitions already published are
+  recorded with an `AssetMaterialization` each before the error goes on, so the instance shows exactly
+  the published partitions. A blocking failure is not retried (the same data fails the same way); any
+  other error is, by the asset's retry policy;
+- each partition's check results are `AssetCheckEvaluation`s of that partition, on check specs
+  partitioned like the asset.
+
+The assets are single-asset `@multi_asset`s (`can_subset=True`): with `@asset` every check output is
+required, and evaluations recorded per partition do not produce them.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    multi_asset,
+)
 
 from ubm_platform.defs import quality
-
-
-ROWS_BY_PARTITION = "rows_by_partition"
+from ubm_platform.defs.metadata import table_schema
+from ubm_platform.partitions import FRESHNESS, partitions_def
 
 
 @dataclass
@@ -40,96 +64,92 @@ def gate(what: str, checks: list[AssetCheckResult]) -> None:
         raise BlockedPartition(what, checks)
 
 
-class PartitionLog:
-    """Per-partition progress lines, "<partition key>: <what happened>", logged a few at a time.
+class _ChecksGatedInTheStep(logging.Filter):
+    """Drops Dagster's warning that a blocking check "emitted no result": these assets record their checks
+    as per-partition evaluations, not check outputs, and gate publishing themselves (a blocking failure
+    fails the step, so nothing downstream runs on it)."""
 
-    Every log message is an event in the Dagster instance (~12 ms each on the local SQLite one), so a
-    181-day run logs its lines together at most once per `interval_s` instead of 181 messages; `ubm run`
-    still prints one line per partition (defs/progress.py splits them). Use as a context manager: what
-    is left is logged when the block ends, also when it fails.
-    """
-
-    def __init__(self, context: AssetExecutionContext, interval_s: float = 1.0):
-        self._context = context
-        self._interval_s = interval_s
-        self._lines: list[str] = []
-        self._logged_at = time.monotonic()
-
-    def info(self, key: str, what: str) -> None:
-        self._lines.append(f"{key}: {what}")
-        if time.monotonic() - self._logged_at >= self._interval_s:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._lines:
-            self._context.log.info("\n".join(self._lines))
-            self._lines.clear()
-        self._logged_at = time.monotonic()
-
-    def __enter__(self) -> "PartitionLog":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.flush()
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "emitted no result in step" not in record.getMessage()
 
 
-def _combine_checks(by_key: dict[str, list[AssetCheckResult]]) -> list[AssetCheckResult]:
-    if len(by_key) == 1:
-        return next(iter(by_key.values()))
-    combined: dict[str, list[tuple[str, AssetCheckResult]]] = {}
-    for key, checks in by_key.items():
-        for check in checks:
-            combined.setdefault(check.check_name, []).append((key, check))
-    results = []
-    for name, key_checks in combined.items():
-        failed = [key for key, check in key_checks if not check.passed]
-        shown_key, shown = next(((k, c) for k, c in key_checks if not c.passed), key_checks[-1])
-        results.append(AssetCheckResult(
-            check_name=name, passed=not failed, severity=shown.severity,
-            metadata={**shown.metadata, "partitions_checked": len(key_checks),
-                      "failed_partitions": ", ".join(failed) or "none", "numbers_from_partition": shown_key},
-        ))
-    return results
+# the execution plan's module logger (a name, not an import)
+logging.getLogger("dagster._core.execution.plan.active").addFilter(_ChecksGatedInTheStep())
 
 
-def _combine_metadata(by_key: dict[str, dict]) -> dict:
-    if len(by_key) == 1:
-        return next(iter(by_key.values()))
-    rows = {key: metadata["dagster/row_count"] for key, metadata in by_key.items()}
-    keys = sorted(by_key)
-    first, *others = by_key.values()
-    # Dagster records this metadata on every partition of the range, so no single-partition row count
-    # here: each partition's count is in rows_by_partition (read by the volume check). What every
-    # partition says alike (the model version, how it was applied) is true of each, so it is kept.
-    return {
-        **{k: v for k, v in first.items()
-           if k != "dagster/row_count" and all(k in m and m[k] == v for m in others)},
-        "partitions": f"{keys[0]}...{keys[-1]}",
-        "rows_in_range": sum(rows.values()),
-        ROWS_BY_PARTITION: MetadataValue.json(rows),
-        **{k: v for k, v in by_key[keys[-1]].items() if k in ("dagster/column_schema", "preview")},
-    }
+def partitioned_lake_asset(
+    name: str, *, group: str, kinds: set[str], description: str, schema,
+    blocking: dict[str, str], warning: dict[str, str], deps: list | None = None,
+    retry_policy: RetryPolicy | None = None,
+):
+    """The decorator of a partitioned lake asset: one asset, its checks partitioned like it."""
+    with warnings.catch_warnings():
+        # AssetCheckSpec(partitions_def=...) is a preview API (dagster-io/dagster#17005 tracks partitioned
+        # checks); it is what records a range's check results partition by partition.
+        warnings.simplefilter("ignore")
+        check_specs = quality.specs(name, blocking=blocking, warning=warning, partitions_def=partitions_def)
+    return multi_asset(
+        name=name,
+        specs=[AssetSpec(
+            name, group_name=group, kinds=kinds, description=description, deps=deps or [],
+            owners=["team:data-platform"], partitions_def=partitions_def, freshness_policy=FRESHNESS,
+            metadata={"dagster/column_schema": table_schema(schema)},
+        )],
+        check_specs=check_specs,
+        can_subset=True,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=retry_policy,
+    )
+
+
+def _evaluations(context: AssetExecutionContext, checks_by_key: dict[str, list[AssetCheckResult]]) -> Iterator:
+    """Each partition's check results as evaluations of that partition (only the selected checks).
+
+    Without `target_materialization_data` (its type is not exported by `dagster`; dagster-io/dagster#17005)
+    the UI's per-partition check bar shows a passed check of a materialized partition as not evaluated;
+    every evaluation is in the partition's check history, and failures show on the bar."""
+    specs = {spec.name: spec for spec in context.assets_def.check_specs if spec.asset_key == context.asset_key}
+    for key, checks in checks_by_key.items():
+        for result in checks:
+            spec = specs[result.check_name]
+            if spec.key in context.selected_asset_check_keys:
+                yield AssetCheckEvaluation(
+                    asset_key=spec.asset_key, check_name=spec.name, passed=result.passed, metadata=result.metadata,
+                    severity=result.severity, description=result.description, blocking=spec.blocking, partition=key,
+                )
+
+
+def _recorded(context: AssetExecutionContext, published: dict[str, PartitionOutcome]) -> Iterator:
+    """The published partitions of a range that did not finish, each recorded with its checks."""
+    for key, outcome in published.items():
+        yield AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=outcome.metadata)
+    yield from _evaluations(context, {key: outcome.checks for key, outcome in published.items()})
 
 
 def materialize_partitions(
-    context: AssetExecutionContext,
-    materialize_partition: Callable[[str, PartitionLog], PartitionOutcome],
-    log_interval_s: float = 1.0,
+    context: AssetExecutionContext, materialize_partition: Callable[[str], PartitionOutcome]
 ) -> Iterator:
-    """Run `materialize_partition(key, progress)` for every partition of the run's range; yield
-    Dagster's results. The partitions log their outcome to `progress`, a PartitionLog flushed before
-    anything is yielded: Dagster stores a range's results (an event per partition) before the
-    generator resumes."""
-    outcomes: dict[str, PartitionOutcome] = {}
-    with PartitionLog(context, log_interval_s) as progress:
+    """Run `materialize_partition(key)` for every partition of the run's range and yield Dagster's record:
+    one materialization and its check evaluations per published partition, also when a later one fails."""
+    published: dict[str, PartitionOutcome] = {}
+    try:
         for key in context.partition_keys:
             try:
-                outcomes[key] = materialize_partition(key, progress)
+                published[key] = outcome = materialize_partition(key)
+                # when the data landed (a range's materializations are recorded after its last partition)
+                outcome.metadata["published_at"] = MetadataValue.timestamp(time.time())
             except BlockedPartition as blocked:
-                progress.flush()
-                yield from _combine_checks({**{k: o.checks for k, o in outcomes.items()}, key: blocked.checks})
+                done, published = published, {}  # recorded here, not again below
+                yield from _recorded(context, done)
+                yield from _evaluations(context, {key: blocked.checks})
                 raise quality.refuse(blocked.what, quality.blocking_failures(blocked.checks)) from None
-    yield MaterializeResult(
-        metadata=_combine_metadata({k: o.metadata for k, o in outcomes.items()}),
-        check_results=_combine_checks({k: o.checks for k, o in outcomes.items()}),
-    )
+    except GeneratorExit:
+        raise
+    except BaseException:  # an error (retried if transient) or the run's termination
+        yield from _recorded(context, published)
+        raise
+    for key, outcome in published.items():
+        context.add_asset_metadata(outcome.metadata, partition_key=key)
+    yield MaterializeResult(asset_key=context.asset_key)
+    yield from _evaluations(context, {key: outcome.checks for key, outcome in published.items()})

@@ -21,10 +21,11 @@ VOLUME_MIN_HISTORY = 5
 VOLUME_Z = 4.0
 
 
-def specs(asset: str, blocking: dict[str, str], warning: dict[str, str]) -> list[AssetCheckSpec]:
+def specs(asset: str, blocking: dict[str, str], warning: dict[str, str], partitions_def=None) -> list[AssetCheckSpec]:
     """Check specs of an asset: blocking ones stop downstream assets, warnings only report."""
-    return [AssetCheckSpec(n, asset=asset, blocking=True, description=d) for n, d in blocking.items()] + [
-        AssetCheckSpec(n, asset=asset, description=d) for n, d in warning.items()
+    return [
+        AssetCheckSpec(name, asset=asset, blocking=is_blocking, description=description, partitions_def=partitions_def)
+        for checks, is_blocking in ((blocking, True), (warning, False)) for name, description in checks.items()
     ]
 
 
@@ -81,11 +82,8 @@ class VolumeBaseline:
             if materialization is None:
                 continue
             count = materialization.metadata.get("dagster/row_count")
-            by_partition = materialization.metadata.get("rows_by_partition")  # a range run's record
             if count is not None:
                 self.history.append((materialization.partition, count.value))
-            elif by_partition is not None and materialization.partition in by_partition.value:
-                self.history.append((materialization.partition, by_partition.value[materialization.partition]))
         self.history.reverse()  # oldest first
 
     def result(self, name: str, partition: str, rows: int) -> AssetCheckResult:

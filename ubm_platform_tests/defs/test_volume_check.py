@@ -30,31 +30,3 @@ def test_a_rerun_day_is_not_compared_with_itself():
     baseline = VolumeBaseline(_instance_with_history([100, 101, 99, 100, 102, 98, 5000]), "a")
     rerun = baseline.result("volume", "2022-01-07", 100)  # the old 5000 of this very day is left out
     assert rerun.passed and rerun.metadata["history"].value == 6
-
-
-def test_range_runs_count_each_partition_with_its_own_rows():
-    from ubm_platform.defs.partitioned import _combine_metadata
-
-    instance = DagsterInstance.ephemeral()
-    days = [f"2022-01-{d:02d}" for d in range(1, 8)]
-    metadata = _combine_metadata({d: {"dagster/row_count": 100 + i} for i, d in enumerate(days)})
-    assert "dagster/row_count" not in metadata  # it would be recorded on every partition of the range
-    for day in days:  # what Dagster records for a single-run backfill: the same metadata on each partition
-        instance.report_runless_asset_event(AssetMaterialization(AssetKey("a"), partition=day, metadata=metadata))
-    baseline = VolumeBaseline(instance, "a")
-    assert sorted(n for _, n in baseline.history) == list(range(100, 107))
-    assert baseline.result("volume", "2022-01-08", 104).passed
-
-
-def test_a_range_keeps_what_every_partition_says_alike():
-    from ubm_platform.defs.partitioned import _combine_metadata
-
-    by_day = {
-        "2022-01-01": {"dagster/row_count": 5, "model_version": "m1", "positive_reviews": 2, "only_here": 1},
-        "2022-01-02": {"dagster/row_count": 5, "model_version": "m1", "positive_reviews": 3},
-    }
-    metadata = _combine_metadata(by_day)
-    assert metadata["model_version"] == "m1"
-    assert "dagster/row_count" not in metadata  # equal here, yet a count of one partition, not of each
-    assert "positive_reviews" not in metadata and "only_here" not in metadata
-    assert metadata["rows_in_range"] == 10

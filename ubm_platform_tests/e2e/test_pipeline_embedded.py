@@ -1,5 +1,6 @@
-"""The whole pipeline on the embedded default, run as a user runs it (`ubm seed`, `ubm run`,
-`dagster asset materialize`), compared with an independent computation."""
+"""The whole pipeline on the embedded default, run as a user runs it (`ubm seed`, then everything built
+by one `dagster asset materialize --select '*'`, `ubm run`, `dg launch`), compared with an independent
+computation; and Dagster's record compared with the published data, partition by partition."""
 
 from __future__ import annotations
 
@@ -8,26 +9,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+import psycopg
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from dagster import AssetKey, DagsterInstance
 
 from ubm_platform.resources.oltp import embedded_dsn
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
 from ubm_platform_tests.expected import expected_metric, warehouse_metric
 
 DAYS = ["2022-01-02", "2022-01-03"]
+FIRST_RANGE = "2022-01-01...2022-01-05"
 DAILY_ASSETS = "user_purchase_staging,movie_review_raw,classified_movie_review,user_behavior_metric"
+LAKE_PATHS = {"user_purchase_staging": "stage/user_purchase", "movie_review_raw": "raw/movie_review",
+              "classified_movie_review": "stage/classified_movie_review"}
 
 
 @pytest.fixture(scope="module")
 def platform(state_dirs):
     home = state_dirs("ubm_home")
     env = ubm_env(home)
-    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-12", "--scale", "1"], env)
-    # A week in one run: its scored reviews are what the first sentiment model learns from.
-    result = run_cli(["run", "--from", "2022-01-01", "--to", "2022-01-05"], env)
+    run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-17", "--scale", "1"], env)
+    # From an empty state, every asset over a range in one launch of Dagster's own CLI: the order (land the
+    # reviews, train the first model on their scores, classify, build the metric) comes from the asset graph.
+    result = run_cli(["-m", "dagster", "asset", "materialize", "-m", "ubm_platform.definitions",
+                      "--select", "*", "--partition-range", FIRST_RANGE], env)
     return home, env, result.stdout
+
+
+def _instance(home: Path) -> DagsterInstance:
+    return DagsterInstance.from_config(str(home / "dagster"))
+
+
+def test_the_first_launch_landed_each_day_once_and_trained_the_model_once_in_one_run(platform):
+    home, _env, _out = platform
+    with _instance(home) as instance:
+        landed = instance.fetch_materializations(AssetKey("movie_review_raw"), limit=100).records
+        models = instance.fetch_materializations(AssetKey("sentiment_model"), limit=100).records
+        runs = instance.get_runs()
+    assert sorted(r.partition_key for r in landed) == [f"2022-01-0{d}" for d in range(1, 6)]
+    assert len(models) == 1 and len(runs) == 1 and {r.run_id for r in landed} == {runs[0].run_id}
+    for day in FIRST_RANGE.split("..."):
+        assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
 
 
 def _vendor_file(home, day):
@@ -52,23 +77,26 @@ def test_metric_matches_independent_computation(platform, day):
     assert actual == expected
 
 
-def test_run_reports_progress_per_day_and_asset(platform):
-    _home, _env, out = platform
-    for day in DAYS:
-        for asset in DAILY_ASSETS.split(","):
-            assert any(line.split()[:2] == [day, asset] for line in out.splitlines()), (day, asset, out)
-
-
-def test_rerunning_a_partition_replaces_it(platform):
+def test_rerunning_partitions_replaces_them_and_reports_each_day_and_asset(platform):
     home, env, _out = platform
-    day = DAYS[-1]
-    staged = home / "lake" / "stage" / "user_purchase" / f"insert_date={day}"
-    before_rows = warehouse_metric(home / "warehouse.duckdb", day)
-    before_stage = ds.dataset(str(staged)).to_table().sort_by("payment_id")
-    run_cli(["run", "--from", day, "--to", day], env)
-    assert warehouse_metric(home / "warehouse.duckdb", day) == before_rows
-    assert ds.dataset(str(staged)).to_table().sort_by("payment_id").equals(before_stage)
-    assert len(list(staged.glob("*.parquet"))) == 1
+    staged = {day: home / "lake" / "stage" / "user_purchase" / f"insert_date={day}" for day in DAYS}
+    before_rows = {day: warehouse_metric(home / "warehouse.duckdb", day) for day in DAYS}
+    before_stage = {day: ds.dataset(str(staged[day])).to_table().sort_by("payment_id") for day in DAYS}
+    out = run_cli(["run", "--from", DAYS[0], "--to", DAYS[-1]], env).stdout
+    for day in DAYS:
+        assert warehouse_metric(home / "warehouse.duckdb", day) == before_rows[day]
+        assert ds.dataset(str(staged[day])).to_table().sort_by("payment_id").equals(before_stage[day])
+        assert len(list(staged[day].glob("*.parquet"))) == 1
+        for asset in DAILY_ASSETS.split(","):  # `ubm run` prints a line per partition and asset, with its rows
+            assert any(line.split()[:3] == [day, asset, str(_recorded_rows(home, asset, day))]
+                       for line in out.splitlines()), (day, asset, out)
+    assert "sentiment_model" not in out, "a model exists: not trained again"
+
+
+def _recorded_rows(home: Path, asset: str, day: str) -> int:
+    with _instance(home) as instance:
+        record = instance.fetch_materializations(AssetKey(asset), limit=1000).records
+    return next(r.asset_materialization.metadata["dagster/row_count"].value for r in record if r.partition_key == day)
 
 
 def test_plain_dagster_cli_backfills_a_partition_range_in_one_run(platform):
@@ -151,3 +179,41 @@ def test_a_range_mixing_quiet_days_and_a_utf16_day(platform, tmp_path):
     full_day = warehouse_metric(home / "warehouse.duckdb", "2022-01-12")
     assert full_day == _expected(home, "2022-01-12", seeded)
     assert sum(review_count for *_, review_count in full_day.values()) > 20
+
+
+def _published(home: Path) -> dict[str, set[str]]:
+    """The partitions present in the lake's published area and in the warehouse, per asset."""
+    present = {asset: {p.name.split("=")[1] for p in (home / "lake" / path).glob("insert_date=*")}
+               for asset, path in LAKE_PATHS.items()}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        for asset in ("user_purchase_staging", "classified_movie_review"):  # the lake's external views
+            seen = {str(d) for (d,) in conn.execute(f"SELECT DISTINCT insert_date FROM spectrum.{asset}").fetchall()}
+            with_rows = {day for day in present[asset]
+                         if ds.dataset(str(home / "lake" / LAKE_PATHS[asset] / f"insert_date={day}")).count_rows()}
+            assert seen == with_rows, asset  # a quiet day's partition is there, with no row to show
+        present["user_behavior_metric"] = {
+            str(d) for (d,) in conn.execute("SELECT DISTINCT insert_date FROM user_behavior_metric").fetchall()}
+    return present
+
+
+def _recorded(home: Path) -> dict[str, set[str]]:
+    with _instance(home) as instance:
+        return {asset: instance.get_materialized_partitions(AssetKey(asset))
+                for asset in [*LAKE_PATHS, "user_behavior_metric"]}
+
+
+def test_a_range_whose_third_day_fails_a_blocking_check_leaves_dagster_and_the_data_in_agreement(platform):
+    home, env, _out = platform
+    days = [f"2022-01-{d}" for d in range(13, 18)]
+    with psycopg.connect(embedded_dsn(home / "oltp-pgdata")) as conn:  # a negative payment on the third day
+        conn.execute("INSERT INTO payment SELECT payment_id + 900000, customer_id, staff_id, rental_id, -amount, "
+                     "payment_date FROM payment WHERE payment_date::date = %s LIMIT 1", (days[2],))
+    result = run_cli(["run", "--from", days[0], "--to", days[-1]], env, check=False)
+    assert result.returncode != 0 and "keys_and_values" in result.stdout
+
+    recorded, published = _recorded(home), _published(home)
+    assert recorded == published, "for every asset, the instance shows exactly the published partitions"
+    # the days before the bad one are published and recorded; the metric of the range was not built
+    assert set(days[:2]) <= recorded["user_purchase_staging"] and not set(days[2:]) & recorded["user_purchase_staging"]
+    assert set(days) <= recorded["movie_review_raw"] and set(days) <= recorded["classified_movie_review"]
+    assert not set(days) & recorded["user_behavior_metric"]

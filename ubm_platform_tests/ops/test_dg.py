@@ -15,7 +15,7 @@ from ubm_platform_tests.ops.conftest import DAY, REVIEWS, write_vendor_file
 DG = Path(sys.executable).parent / "dg"
 ASSETS = {"user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
           "user_behavior_metric"}
-JOBS = {"daily_pipeline_job", "sentiment_model_job", "movie_review_landing_job"}
+JOBS = {"daily_pipeline_job", "sentiment_model_job"}
 SCHEDULES = {"daily_pipeline_job_schedule"}
 SENSORS = {"vendor_file_sensor", "alert_on_run_failure", "alert_on_failed_checks", "dead_run_sensor"}
 

@@ -4,20 +4,20 @@ import json
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetExecutionContext, BackfillPolicy, Failure, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, gate, materialize_partitions
-from ubm_platform.defs.metadata import lake_partition_metadata, table_schema
+from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions, partitioned_lake_asset
+from ubm_platform.defs.metadata import lake_partition_metadata
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
     RAW_REVIEW_SCHEMA,
     UnreadableFile,
     validate_reviews,
 )
-from ubm_platform.defs.sentiment.assets import current_model_uri, sentiment_model
-from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
+from ubm_platform.defs.sentiment.assets import current_model_uri
+from ubm_platform.partitions import partition_window
 from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
@@ -62,35 +62,29 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
     ]
 
 
-@asset(
-    partitions_def=partitions_def,
-    group_name="movie_review",
+@partitioned_lake_asset(
+    "movie_review_raw",
+    group="movie_review",
     kinds={"csv", "parquet"},
-    owners=["team:data-platform"],
     description="The vendor's review file for the day, validated row by row: good rows to "
     "raw/movie_review/insert_date=<day>/, bad rows with line number and reason to "
     "quarantine/movie_review/insert_date=<day>/.",
-    metadata={"dagster/column_schema": table_schema(RAW_REVIEW_SCHEMA)},
-    check_specs=quality.specs(
-        "movie_review_raw",
-        blocking={"row_accounting": "Rows in the vendor file = rows landed + rows quarantined."},
-        warning={
-            "quarantine_share": f"At most {MAX_QUARANTINE_SHARE:.0%} of the file's rows quarantined.",
-            "orphan_reviews": "Every review's cid is a known customer.",
-            "has_reviews": "The file holds at least one valid review (a quiet day flows on: the metric is "
-            "then built from the purchases alone).",
-            "volume": "The partition's row count is within the trailing mean +- 4 standard deviations.",
-        },
-    ),
-    freshness_policy=FRESHNESS,
-    backfill_policy=BackfillPolicy.single_run(),
+    schema=RAW_REVIEW_SCHEMA,
+    blocking={"row_accounting": "Rows in the vendor file = rows landed + rows quarantined."},
+    warning={
+        "quarantine_share": f"At most {MAX_QUARANTINE_SHARE:.0%} of the file's rows quarantined.",
+        "orphan_reviews": "Every review's cid is a known customer.",
+        "has_reviews": "The file holds at least one valid review (a quiet day flows on: the metric is "
+        "then built from the purchases alone).",
+        "volume": "The partition's row count is within the trailing mean +- 4 standard deviations.",
+    },
 )
 def movie_review_raw(
     context: AssetExecutionContext, landing: LandingResource, lake: LakeResource, oltp: OltpPostgresResource
 ):
     volume = quality.VolumeBaseline(context.instance, "movie_review_raw")
 
-    def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
+    def materialize_partition(key: str) -> PartitionOutcome:
         source = landing.review_file(key)
         if not landing.exists(source):
             raise Failure(
@@ -120,7 +114,6 @@ def movie_review_raw(
                 f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
             )
         checks.append(volume.result("volume", key, report.valid_rows))
-        progress.info(key, f"{report.valid_rows} reviews landed, {report.quarantined_rows} quarantined")
         metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
         metadata.update(report.as_metadata())
         metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
@@ -145,23 +138,17 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
     ]
 
 
-@asset(
-    partitions_def=partitions_def,
-    group_name="movie_review",
-    deps=[movie_review_raw, sentiment_model],
+@partitioned_lake_asset(
+    "classified_movie_review",
+    group="movie_review",
+    deps=["movie_review_raw", "sentiment_model"],
     kinds={"spark", "parquet"},
-    owners=["team:data-platform"],
     description="Each valid review of the day classified negative / neutral / positive by the current "
     "sentiment model (spark_jobs/classify_movie_review.py), in stage/classified_movie_review/insert_date=<day>/.",
-    metadata={"dagster/column_schema": table_schema(CLASSIFIED_SCHEMA)},
-    check_specs=quality.specs(
-        "classified_movie_review",
-        blocking={"schema": "Columns and types as the warehouse expects.",
-                  "reconciliation": "Every landed review classified exactly once, with a known label."},
-        warning={},
-    ),
-    freshness_policy=FRESHNESS,
-    backfill_policy=BackfillPolicy.single_run(),
+    schema=CLASSIFIED_SCHEMA,
+    blocking={"schema": "Columns and types as the warehouse expects.",
+              "reconciliation": "Every landed review classified exactly once, with a known label."},
+    warning={},
 )
 def classified_movie_review(
     context: AssetExecutionContext, spark: SparkJobResource, lake: LakeResource, warehouse: WarehouseResource
@@ -186,7 +173,7 @@ def classified_movie_review(
         )
         classified = {p["key"]: p for p in summary["partitions"]}
 
-        def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
+        def materialize_partition(key: str) -> PartitionOutcome:
             raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", key), ["cid"]))
             staged = f"{area}/classified/{classified[key]['output']}"
             checks = classified_checks(lake, staged, raw_rows)
@@ -195,7 +182,6 @@ def classified_movie_review(
             lake.publish(staged, partition)
             register_partition(key)
             rows = classified[key]["rows"]
-            progress.info(key, f"{rows} reviews classified by {summary['model_version']}")
             metadata = lake_partition_metadata(lake, partition, rows)
             metadata.update({f"{label}_reviews": n for label, n in classified[key]["by_sentiment"].items()})
             metadata["model_version"] = summary["model_version"]

@@ -3,7 +3,7 @@
 import json
 import math
 
-from dagster import AssetCheckResult, AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from ubm_platform.defs import quality
@@ -133,6 +133,9 @@ def model_checks(model: dict, min_accuracy: float) -> list[AssetCheckResult]:
     group_name="sentiment",
     deps=["movie_review_raw"],
     kinds={"spark"},
+    # what lets one launch over a range (`dagster asset materialize --select '*' --partition-range`)
+    # include the model: it is trained once, after every day of the range is landed
+    backfill_policy=BackfillPolicy.single_run(),
     owners=["team:data-platform"],
     description="A Spark ML pipeline (text normalisation, n-gram features, a trained classifier) fit on "
     "labelled reviews, evaluated on a held-out split, versioned under models/sentiment/<version>/.",

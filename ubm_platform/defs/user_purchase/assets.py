@@ -1,12 +1,12 @@
 """user_purchase_staging: a partition (day or hour) of customer payments, from the OLTP PostgreSQL to the lake."""
 
-from dagster import AssetExecutionContext, Backoff, BackfillPolicy, RetryPolicy, asset
+from dagster import AssetExecutionContext, Backoff, RetryPolicy
 
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import PartitionLog, PartitionOutcome, gate, materialize_partitions
-from ubm_platform.defs.metadata import table_schema, written_partition_metadata
+from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions, partitioned_lake_asset
+from ubm_platform.defs.metadata import written_partition_metadata
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStats, PurchaseStream
-from ubm_platform.partitions import FRESHNESS, partition_window, partitions_def
+from ubm_platform.partitions import partition_window
 from ubm_platform.resources.lake import LakeResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import WarehouseResource
@@ -24,22 +24,16 @@ def purchase_checks(lake: LakeResource, directory: str, stats: PurchaseStats) ->
     ]
 
 
-@asset(
-    partitions_def=partitions_def,
-    group_name="user_purchase",
+@partitioned_lake_asset(
+    DATASET,
+    group="user_purchase",
     kinds={"postgres", "parquet"},
-    owners=["team:data-platform"],
     description="One row per payment made on the partition's UTC day, with its rental, film and "
     "category, streamed from the OLTP PostgreSQL to stage/user_purchase/insert_date=<day>/.",
-    metadata={"dagster/column_schema": table_schema(USER_PURCHASE_SCHEMA)},
-    check_specs=quality.specs(
-        "user_purchase_staging",
-        blocking={"schema": "Columns and types as the warehouse expects.",
-                  "keys_and_values": "No null ids, one row per payment, no negative amount."},
-        warning={"volume": "The partition's row count is within the trailing mean +- 4 standard deviations."},
-    ),
-    freshness_policy=FRESHNESS,
-    backfill_policy=BackfillPolicy.single_run(),
+    schema=USER_PURCHASE_SCHEMA,
+    blocking={"schema": "Columns and types as the warehouse expects.",
+              "keys_and_values": "No null ids, one row per payment, no negative amount."},
+    warning={"volume": "The partition's row count is within the trailing mean +- 4 standard deviations."},
     # A database restart or a network blip should not fail the day.
     retry_policy=RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
 )
@@ -48,7 +42,7 @@ def user_purchase_staging(
 ):
     volume = quality.VolumeBaseline(context.instance, DATASET)
 
-    def materialize_partition(key: str, progress: PartitionLog) -> PartitionOutcome:
+    def materialize_partition(key: str) -> PartitionOutcome:
         partition = lake.partition_path(DATASET, key)
         with lake.staged_directory(partition) as staging:
             with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
@@ -57,7 +51,6 @@ def user_purchase_staging(
             gate(f"user_purchase_staging {key}", checks)
         register_partition(key)
         checks.append(volume.result("volume", key, stats.rows))
-        progress.info(key, f"{stats.rows} payments from {oltp.describe()}")
         metadata = written_partition_metadata(lake, partition, stats.rows, 1, USER_PURCHASE_SCHEMA, stats.first_rows)
         return PartitionOutcome(metadata, checks)
 

@@ -36,7 +36,6 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import markdown_table
-from ubm_platform.defs.partitioned import ROWS_BY_PARTITION, PartitionLog
 from ubm_platform.partitions import FRESHNESS, GRANULARITY, HOURLY, partition_window, partitions_def
 from ubm_platform.resources.warehouse import DBT_DIR, WarehouseResource, dbt_cli
 from ubm_platform.settings import load_settings
@@ -157,19 +156,14 @@ def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, wa
 
     # dbt has exited: the warehouse (a DuckDB file takes one writer) can be read.
     rows = _rows_by_partition(warehouse, keys)
-    with PartitionLog(context) as progress:
-        for key in keys:
-            progress.info(key, f"{rows[key]} customer rows")
     columns, preview = warehouse.query(PREVIEW_SQL, partition_window(keys[-1]).sql_params)
-    counts = {"dagster/row_count": rows[keys[0]]} if len(keys) == 1 else {
-        "partitions": f"{keys[0]}...{keys[-1]}", "rows_in_range": sum(rows.values()),
-        ROWS_BY_PARTITION: MetadataValue.json(rows)}
-    yield MaterializeResult(
-        asset_key=METRIC,
-        metadata={**published, **counts, "dagster/column_schema": METRIC_COLUMNS,
-                  "preview": MetadataValue.md(markdown_table(columns, preview))},
-        check_results=checks,
-    )
+    for key in keys:  # each partition recorded with its own row count
+        context.add_asset_metadata(
+            {**published, "dagster/row_count": rows[key], "dagster/column_schema": METRIC_COLUMNS,
+             **({"preview": MetadataValue.md(markdown_table(columns, preview))} if key == keys[-1] else {})},
+            asset_key=METRIC, partition_key=key,
+        )
+    yield MaterializeResult(asset_key=METRIC, check_results=checks)
 
 
 def _rows_by_partition(warehouse: WarehouseResource, keys: list[str]) -> dict[str, int]:

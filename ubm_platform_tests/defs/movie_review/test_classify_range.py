@@ -86,11 +86,9 @@ def test_a_range_run_publishes_each_day_with_its_own_rows(lake, tmp_path):
     assert result.success
     for day, n in REVIEWS_PER_DAY.items():
         assert sorted(_published(lake, day).column("review_id").to_pylist()) == sorted(f"{day}-{i}" for i in range(n))
-    materialization = result.asset_materializations_for_node("classified_movie_review")[0]
-    assert materialization.metadata["rows_by_partition"].value == REVIEWS_PER_DAY
-    # what every day of the range shares is kept on the range's materialization
-    assert materialization.metadata["model_version"].value == "sentiment-range"
-    assert "model_applied_by" in materialization.metadata
+    materializations = result.asset_materializations_for_node("classified_movie_review")
+    assert {m.partition: m.metadata["dagster/row_count"].value for m in materializations} == REVIEWS_PER_DAY
+    assert all(m.metadata["model_version"].value == "sentiment-range" for m in materializations)
     assert not lake.list_files("stage/classified_movie_review/_staging", recursive=True)
 
 
@@ -111,12 +109,15 @@ def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(l
     assert _published(lake, "2022-01-03").num_rows == 0  # the empty day before the blocked one: replaced
     assert _published(lake, "2022-01-04").equals(previous)
     assert not lake.exists(lake.partition_path("classified_movie_review", "2022-01-05"))
-    reconciliation = next(e.asset_check_evaluation_data for e in result.all_events
-                          if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                          and e.asset_check_evaluation_data.check_name == "reconciliation")
-    assert not reconciliation.passed
-    assert reconciliation.metadata["failed_partitions"].value == "2022-01-04"
-    assert reconciliation.metadata["raw_rows"].value == 2 * REVIEWS_PER_DAY["2022-01-04"]
+    # Dagster's record = the published days
+    assert [m.partition for m in result.asset_materializations_for_node("classified_movie_review")] == [
+        "2022-01-02", "2022-01-03"]
+    reconciliation = {e.asset_check_evaluation_data.partition: e.asset_check_evaluation_data
+                      for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                      and e.asset_check_evaluation_data.check_name == "reconciliation"}
+    assert {day: check.passed for day, check in reconciliation.items()} == {
+        "2022-01-02": True, "2022-01-03": True, "2022-01-04": False}
+    assert reconciliation["2022-01-04"].metadata["raw_rows"].value == 2 * REVIEWS_PER_DAY["2022-01-04"]
     assert not lake.list_files("stage/classified_movie_review/_staging", recursive=True)
 
 
@@ -134,5 +135,6 @@ def test_a_range_of_days_without_reviews_publishes_empty_partitions(lake, tmp_pa
         published = _published(lake, day)
         assert published.num_rows == 0
         assert [(f.name, f.type) for f in published.schema] == [(f.name, f.type) for f in CLASSIFIED_SCHEMA]
-    materialization = result.asset_materializations_for_node("classified_movie_review")[0]
-    assert materialization.metadata["rows_by_partition"].value == {day: 0 for day in quiet_days}
+    materializations = result.asset_materializations_for_node("classified_movie_review")
+    assert {m.partition: m.metadata["dagster/row_count"].value for m in materializations} == {
+        day: 0 for day in quiet_days}

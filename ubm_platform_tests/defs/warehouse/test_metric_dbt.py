@@ -45,7 +45,7 @@ def test_a_range_is_one_dbt_build_published_with_its_checks(platform):
     materializations = result.asset_materializations_for_node("user_behavior_metric")
     assert {m.partition for m in materializations} == set(KEYS[:2])  # one per partition of the range
     rows = {key: len(day) for key, day in zip(KEYS, lake.expected(windows[:2]).values())}
-    assert all(m.metadata["rows_by_partition"].value == rows for m in materializations)
+    assert {m.partition: m.metadata["dagster/row_count"].value for m in materializations} == rows
 
 
 def test_a_failing_check_leaves_the_published_table_as_it_was(platform):
