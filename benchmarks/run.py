@@ -119,9 +119,9 @@ def metric_rows(ctx: Context, days: list[str]) -> int:
 
 
 def current_model_dir(ctx: Context) -> Path:
-    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
+    from ubm_platform.resources.lake import CURRENT_MODEL_POINTER
 
-    pointer = ctx.lake / CURRENT_POINTER
+    pointer = ctx.lake / CURRENT_MODEL_POINTER
     if not pointer.exists():
         raise RuntimeError(f"no sentiment model: {pointer} is missing (run the train_model stage first)")
     return ctx.lake / json.loads(pointer.read_text())["path"]

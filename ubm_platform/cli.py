@@ -74,11 +74,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 PROGRESS_RUN_CONFIG = {"loggers": {"progress": {}}}
 
 
-def _range_tags(keys: list[str]) -> dict:
-    """One run for the whole range: the assets have single-run backfill policies."""
-    from ubm_platform.partitions import RANGE_END_TAG, RANGE_START_TAG
+def _partition_tags(keys: list[str]) -> dict:
+    """One partition, or the whole range in one run (the assets have single-run backfill policies), as
+    `dagster asset materialize --partition` / `--partition-range` tag it."""
+    from ubm_platform.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
-    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+    return {PARTITION_TAG: keys[0]} if len(keys) == 1 else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
 def _launch(defs, instance, keys: list[str], assets: Sequence[str]) -> bool:
@@ -92,7 +93,7 @@ def _launch(defs, instance, keys: list[str], assets: Sequence[str]) -> bool:
         instance=instance,
         asset_selection=[AssetKey(asset) for asset in assets],
         # the run lives and dies with this process: its tags let the next start tell (ubm_platform/runs.py)
-        tags={**_range_tags(keys), **process_tags()},
+        tags={**_partition_tags(keys), **process_tags()},
         run_config=PROGRESS_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -117,14 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     keys = _partition_keys(args.date_from, args.date_to)
     ensure_dagster_home(settings)
     from ubm_platform.definitions import defs
-    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER
     from ubm_platform.runs import reap
 
     instance = DagsterInstance.get()
     began = time.monotonic()
     with _resources("lake") as resources:
         reaped = reap(instance, resources.lake)  # runs of killed `ubm` processes, and their staging
-        has_model = resources.lake.exists(CURRENT_POINTER)
+        has_model = resources.lake.has_current_model()
     if reaped.runs or reaped.staging:
         _say(str(reaped))
     # One launch; the asset graph orders it: a model in the selection is trained after the range's

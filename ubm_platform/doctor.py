@@ -9,7 +9,6 @@ line goes through `scrub`, so no password, key or token of the environment is ev
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -166,14 +165,12 @@ def check_oltp(oltp) -> Iterable[Finding]:
 
 
 def check_sentiment_model(lake) -> Finding:
-    from ubm_platform.defs.sentiment.assets import CURRENT_POINTER  # first imported by diagnose()
-
     what = "sentiment model"
-    if not lake.exists(CURRENT_POINTER):
-        return warn(what, f"none yet in {lake.uri('models/sentiment')}: `ubm run` trains one before the first day "
-                          "(or materialize sentiment_model); UBM_TRAINING_DATA names a labelled CSV to train on")
-    version = json.loads(lake.read_text(CURRENT_POINTER)).get("version", "?")
-    return ok(what, f"version {version} in {lake.uri('models/sentiment')}")
+    version = lake.current_model_version()
+    if version is None:
+        return warn(what, f"none yet in {lake.dataset_uri('sentiment_model')}: `ubm run` trains one with the first "
+                          "days (or materialize sentiment_model); UBM_TRAINING_DATA names a labelled CSV to train on")
+    return ok(what, f"version {version} in {lake.dataset_uri('sentiment_model')}")
 
 
 def check_training_data(path: str | None) -> list[Finding]:

@@ -11,7 +11,7 @@ import os
 from dagster import EnvVar, in_process_executor, multiprocess_executor
 
 from ubm_platform.resources.alerts import AlertResource
-from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.lake import LakeIOManager, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import LocalSparkResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource, dbt_cli
@@ -33,13 +33,12 @@ def _alerts() -> AlertResource:
 
 
 def local_resources(settings: Settings) -> dict:
-    lake_root = str(settings.lake_root)
     return {
         "oltp": _oltp(settings),
         "landing": LandingResource(root=settings.landing),
-        "lake": LakeResource(root=lake_root),
+        "lake": LakeIOManager(root=str(settings.lake_root)),
         "spark": LocalSparkResource(),
-        "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path), lake_root=lake_root),
+        "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path)),
         "dbt": dbt_cli(),
         "alerts": _alerts(),
     }

@@ -89,8 +89,9 @@ HOURLY = Granularity(
     "hourly", timedelta(hours=1), "%Y-%m-%d-%H:%M", (("insert_date", "DATE"), ("insert_hour", "SMALLINT"))
 )
 GRANULARITIES = {g.name: g for g in (DAILY, HOURLY)}
-# The run tags of a single-run backfill's range, as Dagster's UI and CLI set them (dagster exports no
-# public constant for them).
+# The run tags of one partition's run and of a single-run backfill's range, as Dagster's UI and CLI set
+# them (dagster exports no public constant for them).
+PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 

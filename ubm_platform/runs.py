@@ -22,7 +22,7 @@ from dagster import (
     RunsFilter,
 )
 
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 
 HOST_TAG = "ubm/host"
 PID_TAG = "ubm/pid"
@@ -72,7 +72,7 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
     return reaped
 
 
-def remove_staging_leftovers(instance: DagsterInstance, lake: LakeResource) -> list[str]:
+def remove_staging_leftovers(instance: DagsterInstance, lake: LakeIOManager) -> list[str]:
     """Remove the lake's staging folders of runs that are not in progress; their paths.
 
     A folder of an unfinished run stays, whoever runs it; one of a finished run goes; one naming no
@@ -99,7 +99,7 @@ class Reaped:
                 f"removed {len(self.staging)} staging folder(s) of finished runs")
 
 
-def reap(instance: DagsterInstance, lake: LakeResource) -> Reaped:
+def reap(instance: DagsterInstance, lake: LakeIOManager) -> Reaped:
     """Fail the runs whose process died, then remove the staging folders of every finished run."""
     return Reaped(reap_dead_runs(instance), remove_staging_leftovers(instance, lake))
 

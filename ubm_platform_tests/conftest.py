@@ -97,6 +97,16 @@ def spark():
     return LocalSparkResource().session()
 
 
+def lake_upstream(*assets: str) -> list:
+    """The upstream lake assets of an asset materialized on its own, as specs: the lake I/O manager
+    hands them to it (their partitions' locations, the current model)."""
+    from dagster import AssetSpec
+
+    from ubm_platform.partitions import partitions_def
+
+    return [AssetSpec(asset, partitions_def=None if asset == "sentiment_model" else partitions_def) for asset in assets]
+
+
 def ubm_env(home: Path, **extra: str) -> dict:
     """The environment of a user running the platform with UBM_HOME=home."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UBM_", "DAGSTER_"))}

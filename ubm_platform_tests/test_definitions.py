@@ -27,6 +27,15 @@ def test_asset_graph_is_the_pipeline():
         assert graph.get(AssetKey(key)).partitions_def.get_partition_keys()[0] == "2022-01-01"
 
 
+def test_the_lake_assets_are_stored_and_loaded_by_the_lake_io_manager():
+    for key in ASSETS - {"user_behavior_metric"}:  # the metric is a warehouse table, built by dbt
+        assert defs.resolve_assets_def(key).get_io_manager_key_for_asset_key(AssetKey(key)) == "lake", key
+    for key, inputs in {"classified_movie_review": {"movie_review_raw", "sentiment_model"},
+                        "sentiment_model": {"movie_review_raw"}}.items():
+        node = defs.resolve_assets_def(key).node_def
+        assert {i.name: i.input_manager_key for i in node.input_defs} == {name: "lake" for name in inputs}, key
+
+
 def test_daily_job_and_schedule():
     job = defs.resolve_job_def("daily_pipeline_job")
     assert job.partitions_def is not None
@@ -63,3 +72,18 @@ def test_hourly_partitions_change_the_keys_the_metric_schema_and_the_schedule():
     assert loaded["keys"] == ["2022-01-01-00:00", "2022-01-01-01:00"]
     assert loaded["columns"][-2:] == ["insert_date", "insert_hour"]
     assert loaded["cron"] == "15 * * * *"
+
+
+def test_no_module_imports_a_private_dagster_module():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    private = []
+    for path in [*(root / "ubm_platform").rglob("*.py"), *(root / "spark_jobs").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            private += [f"{path.relative_to(root)}: {n}" for n in names
+                        if n.split(".")[0].startswith("dagster") and any(p.startswith("_") for p in n.split(".")[1:])]
+    assert not private

@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from ubm_platform.defs.sensors import SENSOR_INTERVAL_S
-from ubm_platform.partitions import RANGE_END_TAG, RANGE_START_TAG
+from ubm_platform.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from ubm_platform.resources.alerts import AlertResource
 
 # A run's check evaluations are final once the run has ended, whichever way it ended.
@@ -30,7 +30,7 @@ def run_partitions(run: DagsterRun) -> str:
     tags = run.tags
     if RANGE_START_TAG in tags:
         return f"{tags[RANGE_START_TAG]}...{tags[RANGE_END_TAG]}"
-    return tags.get("dagster/partition", "-")
+    return tags.get(PARTITION_TAG, "-")
 
 
 def failure_lines(context: RunFailureSensorContext) -> list[str]:

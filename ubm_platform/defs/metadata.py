@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 
 PREVIEW_ROWS = 5
 
@@ -25,7 +25,7 @@ def markdown_table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def lake_partition_metadata(lake: LakeResource, partition: str, rows: int) -> dict:
+def lake_partition_metadata(lake: LakeIOManager, partition: str, rows: int) -> dict:
     """Row count, location, column schema and the first rows of a published partition, read from its files."""
     files = lake.list_files(partition, ".parquet")
     schema, first_rows = None, None
@@ -42,7 +42,7 @@ def lake_partition_metadata(lake: LakeResource, partition: str, rows: int) -> di
 
 
 def written_partition_metadata(
-    lake: LakeResource, partition: str, rows: int, files: int, schema: pa.Schema | None,
+    lake: LakeIOManager, partition: str, rows: int, files: int, schema: pa.Schema | None,
     first_rows: pa.Table | pa.RecordBatch | None,
 ) -> dict:
     """The same metadata from what the writer knows (its schema, the first rows it wrote): no file read."""

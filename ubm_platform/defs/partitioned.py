@@ -21,7 +21,6 @@ required, and evaluations recorded per partition do not produce them.
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Callable, Iterator
 
 from dagster import (
     AssetCheckEvaluation,
+    AssetIn,
     AssetCheckResult,
     AssetExecutionContext,
     AssetMaterialization,
@@ -36,6 +36,7 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    Output,
     RetryPolicy,
     multi_asset,
 )
@@ -43,6 +44,14 @@ from dagster import (
 from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import table_schema
 from ubm_platform.partitions import FRESHNESS, partitions_def
+
+LAKE_IO_MANAGER = "lake"  # the resource key of resources.lake.LakeIOManager
+
+
+def lake_input() -> AssetIn:
+    """An upstream lake asset as an input, loaded by the lake I/O manager (also when the upstream asset is
+    not part of the same definitions, as in a test of one asset)."""
+    return AssetIn(input_manager_key=LAKE_IO_MANAGER)
 
 
 @dataclass
@@ -64,25 +73,13 @@ def gate(what: str, checks: list[AssetCheckResult]) -> None:
         raise BlockedPartition(what, checks)
 
 
-class _ChecksGatedInTheStep(logging.Filter):
-    """Drops Dagster's warning that a blocking check "emitted no result": these assets record their checks
-    as per-partition evaluations, not check outputs, and gate publishing themselves (a blocking failure
-    fails the step, so nothing downstream runs on it)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "emitted no result in step" not in record.getMessage()
-
-
-# the execution plan's module logger (a name, not an import)
-logging.getLogger("dagster._core.execution.plan.active").addFilter(_ChecksGatedInTheStep())
-
-
 def partitioned_lake_asset(
     name: str, *, group: str, kinds: set[str], description: str, schema,
-    blocking: dict[str, str], warning: dict[str, str], deps: list | None = None,
+    blocking: dict[str, str], warning: dict[str, str], ins: dict[str, AssetIn] | None = None,
     retry_policy: RetryPolicy | None = None,
 ):
-    """The decorator of a partitioned lake asset: one asset, its checks partitioned like it."""
+    """The decorator of a partitioned lake asset: one asset, its checks partitioned like it; the lake
+    I/O manager hands it its inputs (`ins`) and is shown as its I/O manager."""
     with warnings.catch_warnings():
         # AssetCheckSpec(partitions_def=...) is a preview API (dagster-io/dagster#17005 tracks partitioned
         # checks); it is what records a range's check results partition by partition.
@@ -91,10 +88,11 @@ def partitioned_lake_asset(
     return multi_asset(
         name=name,
         specs=[AssetSpec(
-            name, group_name=group, kinds=kinds, description=description, deps=deps or [],
+            name, group_name=group, kinds=kinds, description=description, deps=list(ins or {}),
             owners=["team:data-platform"], partitions_def=partitions_def, freshness_policy=FRESHNESS,
             metadata={"dagster/column_schema": table_schema(schema)},
-        )],
+        ).with_io_manager_key(LAKE_IO_MANAGER)],
+        ins=ins or {},
         check_specs=check_specs,
         can_subset=True,
         partitions_def=partitions_def,
@@ -103,17 +101,29 @@ def partitioned_lake_asset(
     )
 
 
-def _evaluations(context: AssetExecutionContext, checks_by_key: dict[str, list[AssetCheckResult]]) -> Iterator:
-    """Each partition's check results as evaluations of that partition (only the selected checks).
+def _selected_specs(context: AssetExecutionContext) -> dict[str, AssetCheckSpec]:
+    return {spec.name: spec for spec in context.assets_def.check_specs
+            if spec.asset_key == context.asset_key and spec.key in context.selected_asset_check_keys}
 
-    Without `target_materialization_data` (its type is not exported by `dagster`; dagster-io/dagster#17005)
-    the UI's per-partition check bar shows a passed check of a materialized partition as not evaluated;
-    every evaluation is in the partition's check history, and failures show on the bar."""
-    specs = {spec.name: spec for spec in context.assets_def.check_specs if spec.asset_key == context.asset_key}
+
+def _evaluations(context: AssetExecutionContext, checks_by_key: dict[str, list[AssetCheckResult]]) -> Iterator:
+    """Each partition's check results, recorded against that partition (only the selected checks).
+
+    A one-partition run yields them as `AssetCheckResult`s: Dagster ties each to the partition's latest
+    materialization, as the UI's per-partition check status needs. A range run yields an
+    `AssetCheckEvaluation` per partition and check: those carry no `target_materialization_data` (its type
+    is not exported by `dagster`; partitioned checks are tracked in dagster-io/dagster#17005), so the UI's
+    per-partition check bar shows a passed check of a range run as not evaluated; every evaluation is in
+    the partition's check history, and failures show on the bar."""
+    specs = _selected_specs(context)
     for key, checks in checks_by_key.items():
         for result in checks:
-            spec = specs[result.check_name]
-            if spec.key in context.selected_asset_check_keys:
+            spec = specs.get(result.check_name)
+            if spec is None:
+                continue
+            if context.has_partition_key:
+                yield result
+            else:
                 yield AssetCheckEvaluation(
                     asset_key=spec.asset_key, check_name=spec.name, passed=result.passed, metadata=result.metadata,
                     severity=result.severity, description=result.description, blocking=spec.blocking, partition=key,
@@ -153,3 +163,8 @@ def materialize_partitions(
         context.add_asset_metadata(outcome.metadata, partition_key=key)
     yield MaterializeResult(asset_key=context.asset_key)
     yield from _evaluations(context, {key: outcome.checks for key, outcome in published.items()})
+    if not context.has_partition_key:
+        # The checks' outputs, as Dagster yields them after an AssetCheckResult: the evaluations above are
+        # the results (Dagster Pipes, on EMR, requires every selected check output to be yielded).
+        for spec in _selected_specs(context).values():
+            yield Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(spec.key))

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, Failure
 
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 
 VOLUME_WINDOW = 14  # trailing materializations the volume check compares with
 VOLUME_MIN_HISTORY = 5
@@ -48,14 +48,14 @@ def refuse(what: str, failures: list[AssetCheckResult]) -> Failure:
     return Failure(description=f"{what} not published: blocking checks failed: {names}", allow_retries=False)
 
 
-def scan(lake: LakeResource, directory: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+def scan(lake: LakeIOManager, directory: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The rows of a (staged or published) partition, batch by batch."""
     for relative in lake.list_files(directory, ".parquet"):
         with lake.open_input_file(relative) as source:
             yield from pq.ParquetFile(source).iter_batches(batch_size=65_536, columns=columns)
 
 
-def parquet_schema(lake: LakeResource, directory: str) -> pa.Schema | None:
+def parquet_schema(lake: LakeIOManager, directory: str) -> pa.Schema | None:
     for relative in lake.list_files(directory, ".parquet"):
         with lake.open_input_file(relative) as source:
             return pq.ParquetFile(source).schema_arrow

@@ -7,7 +7,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Sk
 
 from ubm_platform.defs.jobs import daily_pipeline_job
 from ubm_platform.partitions import partitions_def
-from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.lake import LakeIOManager, LandingResource
 from ubm_platform.runs import reap
 from ubm_platform.settings import load_settings
 
@@ -39,7 +39,7 @@ def vendor_file_sensor(context: SensorEvaluationContext, landing: LandingResourc
 @sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Marks FAILED the `ubm run` runs whose process was killed and removes the lake staging "
                     "folders of finished runs (ubm_platform/runs.py).")
-def dead_run_sensor(context: SensorEvaluationContext, lake: LakeResource):
+def dead_run_sensor(context: SensorEvaluationContext, lake: LakeIOManager):
     reaped = reap(context.instance, lake)
     if reaped.runs or reaped.staging:
         context.log.warning(str(reaped))

@@ -18,7 +18,7 @@ import re
 from dagster import EnvVar
 
 from ubm_platform.resources.emr import EmrServerlessSparkResource, EmrStepsSparkResource
-from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.lake import LakeIOManager, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.redshift import CONNECTION_FACTORIES, RedshiftWarehouseResource
 from ubm_platform.settings import Settings, SettingsError, is_true, required_unset
@@ -141,14 +141,13 @@ def aws_resources(settings: Settings, oltp: OltpPostgresResource) -> dict:
         region=region,
         sslmode=_optional("UBM_REDSHIFT_SSLMODE"),
         driver=_value("UBM_REDSHIFT_DRIVER"),
-        lake_root=roots["lake"],
         spectrum_iam_role_arn=EnvVar("UBM_SPECTRUM_IAM_ROLE_ARN"),
         glue_database=_optional("UBM_GLUE_DATABASE"),
     )
     return {
         "oltp": oltp,
         "landing": LandingResource(root=roots["landing"], endpoint_url=s3_endpoint, region=region),
-        "lake": LakeResource(root=roots["lake"], endpoint_url=s3_endpoint, region=region),
+        "lake": LakeIOManager(root=roots["lake"], endpoint_url=s3_endpoint, region=region),
         "spark": spark,
         "warehouse": warehouse,
     }

@@ -1,4 +1,5 @@
-"""The data lake: a local folder (embedded default) or an S3 bucket/prefix, one interface.
+"""The data lake: a local folder (embedded default) or an S3 bucket/prefix, one interface, and the
+lake assets' I/O manager (`LakeIOManager`).
 
 Datasets are laid out by partition, as Hive/Spectrum expect:
     <root>/<dataset path>/insert_date=<YYYY-MM-DD>/part-*.parquet
@@ -6,11 +7,19 @@ A partition is written aside (under `<dataset path>/_staging/`) and then publish
 so readers see the old or the new partition, never a half-written one. Each staging name carries the
 id of the Dagster run writing it, so what a killed run left behind can be told from what a running
 one is writing (`staging_leftovers`, ubm_platform/runs.py).
+
+The I/O manager owns every location: the lake assets write through it (a streaming writer, Spark or
+DuckDB write into the staging directory it hands out, and it publishes), and a downstream asset gets
+its inputs from it as locations (`LakePartitions`, the current model's URI), never as rows in memory.
+It is not Dagster's `UPathIOManager`, which stores and loads Python objects per partition
+(`dump_to_path` / `load_from_path`): here the data is written by engines, partition by partition and
+checked before it is published, and it is read by engines too.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import re
 import uuid
@@ -19,7 +28,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import pyarrow.fs as pafs
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableIOManager, ConfigurableResource, Failure, InitResourceContext, InputContext, OutputContext
 from pydantic import Field, PrivateAttr
 
 from ubm_platform.partitions import granularity, partition_window
@@ -32,6 +41,7 @@ DATASET_PATHS = {
     "classified_movie_review": "stage/classified_movie_review",
     "sentiment_model": "models/sentiment",
 }
+CURRENT_MODEL_POINTER = f"{DATASET_PATHS['sentiment_model']}/current.json"
 
 
 class _RawStream(io.RawIOBase):
@@ -61,7 +71,37 @@ STAGING = "_staging"
 @dataclass
 class StagedDirectory:
     path: str
-    final: str
+    final: str | None
+
+    def join(self, *names: str) -> str:
+        """A file or folder inside the staging directory."""
+        return posixpath.join(self.path, *names)
+
+
+@dataclass(frozen=True)
+class LakePartitions:
+    """Partitions of a lake dataset, as the I/O manager hands them to a downstream asset: where they are,
+    never their rows (engines read them: Spark, DuckDB, pyarrow batch by batch)."""
+
+    lake: "LakeIOManager"
+    dataset: str
+    keys: tuple[str, ...]
+
+    @property
+    def uri(self) -> str:
+        """The dataset's location, all partitions below it (what Spark and the external tables read)."""
+        return self.lake.dataset_uri(self.dataset)
+
+    def partition_path(self, key: str) -> str:
+        return self.lake.partition_path(self.dataset, key)
+
+    def partition_folders(self) -> dict[str, str]:
+        """Each partition key's folder below the dataset's location (insert_date=.../[insert_hour=...])."""
+        return {key: partition_window(key).path for key in self.keys}
+
+    def every_partition_uri(self) -> str:
+        """A glob of the Parquet files of every published partition."""
+        return self.lake.uri(f"{DATASET_PATHS[self.dataset]}/{granularity().path_glob}/*.parquet")
 
 
 @dataclass
@@ -137,19 +177,68 @@ class LandingResource(StorageLocation):
         return arrived
 
 
-class LakeResource(StorageLocation):
-    """Partitioned Parquet datasets under a root: a local path or s3://bucket/prefix."""
+class LakeIOManager(StorageLocation, ConfigurableIOManager):
+    """Partitioned Parquet datasets and the sentiment models under a root: a local path or
+    s3://bucket/prefix. The lake assets' I/O manager, and the resource through which they write."""
 
     _run_id: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._run_id = context.run.run_id if context.run else None  # no run: build_resources
 
+    # -- the I/O manager -----------------------------------------------------------------
+    def load_input(self, context: InputContext) -> LakePartitions | str:
+        """An upstream lake asset for a downstream one: its partitions of the run (a LakePartitions),
+        or, for sentiment_model, the current model's location."""
+        dataset = context.asset_key.path[-1]
+        if dataset == "sentiment_model":
+            return self.current_model_uri()
+        keys = context.asset_partition_keys if context.has_asset_partitions else []
+        return LakePartitions(self, dataset, tuple(keys))
+
+    def handle_output(self, context: OutputContext, obj: None) -> None:
+        """Nothing to store: a lake asset writes and publishes its partitions through this manager while
+        it runs (each checked before it is published), and returns no value."""
+        if obj is not None:
+            raise TypeError(f"{context.asset_key.to_user_string()} returned a {type(obj).__name__}: lake assets "
+                            "write their partitions through the lake I/O manager and return nothing")
+
+    # -- the sentiment models ------------------------------------------------------------
+    def has_current_model(self) -> bool:
+        return self.exists(CURRENT_MODEL_POINTER)
+
+    def current_model_uri(self) -> str:
+        """Where the current model lives; fails clearly when none has been trained."""
+        if not self.has_current_model():
+            raise Failure(
+                description=f"No sentiment model yet ({self.uri(CURRENT_MODEL_POINTER)} is missing): "
+                "materialize the sentiment_model asset first (the UI, `dg launch --assets sentiment_model`, or "
+                "`ubm run`)."
+            )
+        return self.uri(json.loads(self.read_text(CURRENT_MODEL_POINTER))["path"])
+
+    def current_model_version(self) -> str | None:
+        return json.loads(self.read_text(CURRENT_MODEL_POINTER)).get("version") if self.has_current_model() else None
+
+    @contextmanager
+    def staged_model(self) -> Iterator[StagedDirectory]:
+        """A staging directory for a model being trained; set `.final` (from `model_path`) to publish it."""
+        with self.staged_directory(f"{DATASET_PATHS['sentiment_model']}/unversioned") as staged:
+            staged.final = None
+            yield staged
+
+    def model_path(self, version: str) -> str:
+        return f"{DATASET_PATHS['sentiment_model']}/{version}"
+
+    def make_current_model(self, version: str) -> None:
+        self.write_text(CURRENT_MODEL_POINTER, json.dumps({"version": version, "path": self.model_path(version)}))
+
     def _staging_name(self, parent: str, kind: str) -> str:
         return f"{parent}/{STAGING}/{kind}-{self._run_id or 'norun'}-{uuid.uuid4().hex[:12]}"
 
-    def dataset_path(self, dataset: str) -> str:
-        return DATASET_PATHS[dataset]
+    def dataset_uri(self, dataset: str) -> str:
+        """Where a dataset's partitions are (what the warehouse's external tables read)."""
+        return self.uri(DATASET_PATHS[dataset])
 
     def partition_path(self, dataset: str, partition_key: str) -> str:
         """<dataset>/insert_date=<day>[/insert_hour=<HH>] (partitions.PartitionWindow.path)."""
@@ -190,7 +279,13 @@ class LakeResource(StorageLocation):
 
     # -- publishing ----------------------------------------------------------------------
     @contextmanager
-    def staged_directory(self, final_relative: str) -> Iterator["StagedDirectory"]:
+    def staged_partition(self, dataset: str, partition_key: str) -> Iterator[StagedDirectory]:
+        """A fresh staging directory for a partition, published when the block succeeds."""
+        with self.staged_directory(self.partition_path(dataset, partition_key)) as staged:
+            yield staged
+
+    @contextmanager
+    def staged_directory(self, final_relative: str) -> Iterator[StagedDirectory]:
         """A fresh staging directory, published as `.final` when the block succeeds.
 
         On error the staging directory is removed and the published data is untouched. A caller
@@ -205,20 +300,29 @@ class LakeResource(StorageLocation):
         except BaseException:
             fs.delete_dir(self._abs(staged.path))
             raise
+        if staged.final is None:
+            fs.delete_dir(self._abs(staged.path))
+            raise ValueError(f"staged {staged.path} has no final location to publish to")
         self.publish(staged.path, staged.final)
 
     @contextmanager
-    def staging_area(self, dataset: str) -> Iterator[str]:
+    def staging_area(self, dataset: str) -> Iterator[StagedDirectory]:
         """A fresh folder under the dataset's `_staging/` for one run's work (e.g. a range of partitions
         written by one Spark job, then checked and published one by one); removed when the block ends."""
         fs, _ = self.filesystem()
-        area = self._staging_name(DATASET_PATHS[dataset], "run")
-        fs.create_dir(self._abs(area), recursive=True)
+        area = StagedDirectory(self._staging_name(DATASET_PATHS[dataset], "run"), None)
+        fs.create_dir(self._abs(area.path), recursive=True)
         try:
             yield area
         finally:
-            if fs.get_file_info(self._abs(area)).type != pafs.FileType.NotFound:
-                fs.delete_dir(self._abs(area))
+            if fs.get_file_info(self._abs(area.path)).type != pafs.FileType.NotFound:
+                fs.delete_dir(self._abs(area.path))
+
+    def publish_partition(self, staged: str, dataset: str, partition_key: str) -> str:
+        """Publish a staged folder as a dataset's partition; its path."""
+        partition = self.partition_path(dataset, partition_key)
+        self.publish(staged, partition)
+        return partition
 
     def staging_leftovers(self) -> list[StagingLeftover]:
         """Every folder directly under a `_staging/` of the datasets: staged partitions, run areas, trash."""
@@ -277,7 +381,7 @@ def _run_id_in(name: str) -> str | None:
 class ParquetFileWriter:
     """Write Parquet batches to one lake file; the file exists (with its schema) even with no rows."""
 
-    def __init__(self, lake: LakeResource, relative: str, schema):
+    def __init__(self, lake: LakeIOManager, relative: str, schema):
         import pyarrow.parquet as pq
 
         self._stream = lake.open_output(relative)

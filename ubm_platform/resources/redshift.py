@@ -130,7 +130,6 @@ class RedshiftWarehouseResource(WarehouseResource):
     sslmode: str = Field(default="verify-ca", description="disable | require | verify-ca | verify-full.")
     connect_timeout_s: int = Field(default=30)
     driver: Literal["redshift_connector", "psycopg2"] = Field(default="redshift_connector")
-    lake_root: str = Field(description="s3://bucket/prefix of the lake (external table locations).")
     spectrum_iam_role_arn: str = Field(description="IAM role Redshift assumes to read S3 and the Glue catalog.")
     glue_database: str = Field(description="Glue Data Catalog database behind the `spectrum` schema.")
 
@@ -164,14 +163,14 @@ class RedshiftWarehouseResource(WarehouseResource):
 
     # -- WarehouseResource -------------------------------------------------------------------
     @contextmanager
-    def partition_registry(self, table: str, dataset_path: str) -> Iterator[Callable[[str], None]]:
+    def partition_registry(self, table: str, location: str) -> Iterator[Callable[[str], None]]:
         """Spectrum partitions of one table over one autocommit connection (external DDL refuses a
         transaction block): schema and table made sure of once, then ADD PARTITION per key."""
         if table not in EXTERNAL_TABLE_DDL:
             raise ValueError(f"no Spectrum table for {table!r} (known: {sorted(EXTERNAL_TABLE_DDL)})")
-        if not self.lake_root.startswith("s3://"):
-            raise ValueError(f"Spectrum reads S3 only; lake_root is {self.lake_root!r}")
-        location = f"{self.lake_root.rstrip('/')}/{dataset_path.strip('/')}"
+        if not location.startswith("s3://"):
+            raise ValueError(f"Spectrum reads S3 only; the lake location is {location!r}")
+        location = location.rstrip("/")
         with self.connect(autocommit=True) as conn:
             cursor = conn.cursor()
             try:

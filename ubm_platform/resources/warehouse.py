@@ -39,14 +39,15 @@ def dbt_cli() -> DbtCliResource:
 class WarehouseResource(ConfigurableResource):
     """What the assets need from a warehouse; DuckDB and Redshift implement it."""
 
-    def partition_registry(self, table: str, dataset_path: str) -> ContextManager[Callable[[str], None]]:
-        """`register(partition_key)` for a run's partitions of one dataset: the external table is made
-        sure of once and one connection serves the whole range."""
+    def partition_registry(self, table: str, location: str) -> ContextManager[Callable[[str], None]]:
+        """`register(partition_key)` for a run's partitions of one lake dataset (at `location`, as the lake
+        I/O manager hands it out): the external table is made sure of once and one connection serves the
+        whole range."""
         raise NotImplementedError
 
-    def register_partition(self, table: str, dataset_path: str, partition_key: str) -> None:
+    def register_partition(self, table: str, location: str, partition_key: str) -> None:
         """Make a newly published lake partition visible (Spectrum: ALTER TABLE ... ADD PARTITION)."""
-        with self.partition_registry(table, dataset_path) as register:
+        with self.partition_registry(table, location) as register:
             register(partition_key)
 
     def dbt_env(self) -> dict[str, str]:
@@ -61,7 +62,6 @@ class DuckDBWarehouseResource(WarehouseResource):
     """A DuckDB file with the lake's datasets as external views and the metric table."""
 
     path: str = Field(description="The DuckDB database file.")
-    lake_root: str = Field(description="Local lake root the external views read.")
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -78,9 +78,7 @@ class DuckDBWarehouseResource(WarehouseResource):
         return conn.execute(sql, params or {})
 
     @contextmanager
-    def partition_registry(self, table: str, dataset_path: str) -> Iterator[Callable[[str], None]]:
-        location = f"{self.lake_root.rstrip('/')}/{dataset_path}"
-
+    def partition_registry(self, table: str, location: str) -> Iterator[Callable[[str], None]]:
         def register(partition_key: str) -> None:
             partition_window(partition_key)  # a key of the configured granularity, or an error
             # The view reads every partition by glob: created once per process, at the first published
@@ -97,7 +95,7 @@ class DuckDBWarehouseResource(WarehouseResource):
         yield register
 
     def dbt_env(self) -> dict[str, str]:
-        return {"UBM_DBT_TARGET": "duckdb", "UBM_WAREHOUSE_PATH": self.path, "UBM_LAKE_ROOT": self.lake_root}
+        return {"UBM_DBT_TARGET": "duckdb", "UBM_WAREHOUSE_PATH": self.path}
 
     def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/."""

@@ -14,7 +14,7 @@ from dagster import DagsterInstance, materialize
 
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
 from ubm_platform.resources.alerts import AlertResource
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 
@@ -57,8 +57,8 @@ def test_a_password_never_appears_in_what_a_failing_run_emits(tmp_path, capfd):
     dsn = f"postgresql://ubm:{PLANTED_PASSWORD}@127.0.0.1:9/pagila"
     resources = {
         "oltp": OltpPostgresResource(dsn=dsn, connect_timeout_s=2),
-        "lake": LakeResource(root=str(tmp_path / "lake")),
-        "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path / "lake")),
+        "lake": LakeIOManager(root=str(tmp_path / "lake")),
+        "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb")),
     }
     result = materialize([user_purchase_staging], partition_key="2022-01-02", resources=resources,
                          instance=instance, raise_on_error=False)

@@ -15,6 +15,7 @@ from ubm_platform.defs import quality
 from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions, partitioned_lake_asset
 from ubm_platform.defs.progress import _ProgressHandler
 from ubm_platform.partitions import GRANULARITY, RANGE_END_TAG, RANGE_START_TAG
+from ubm_platform.resources.lake import LakeIOManager
 
 pytestmark = pytest.mark.skipif(GRANULARITY.name != "daily", reason="the toy's keys are days")
 
@@ -56,7 +57,9 @@ def _toy_assets(lake: Path, bad_day: str | None = None, transient_day: str | Non
 def _run(instance: DagsterInstance, lake: Path, first: str, last: str, **kwargs):
     lake.mkdir(exist_ok=True)
     return materialize(_toy_assets(lake, **kwargs), instance=instance, raise_on_error=False,
-                       tags={RANGE_START_TAG: first, RANGE_END_TAG: last})
+                       resources={"lake": LakeIOManager(root=str(lake))},  # the toy's I/O manager, unused
+                       **({"partition_key": first} if first == last else
+                          {"tags": {RANGE_START_TAG: first, RANGE_END_TAG: last}}))
 
 
 def _published(lake: Path) -> set[str]:
@@ -85,11 +88,12 @@ def test_a_blocked_third_day_leaves_exactly_the_first_two_recorded_and_published
     assert not instance.get_materialized_partitions(AssetKey("downstream"))
 
 
-def test_a_successful_range_records_each_day_once_with_its_own_numbers_and_downstream_runs(tmp_path):
+def test_a_successful_range_records_each_day_once_with_its_own_numbers_and_downstream_runs(tmp_path, caplog):
     instance = DagsterInstance.ephemeral()
     result = _run(instance, tmp_path / "lake", DAYS[0], DAYS[-1])
 
     assert result.success
+    assert "emitted no result" not in caplog.text, "every selected check's output is yielded"
     records = instance.fetch_materializations(TOY, limit=100).records
     assert sorted(r.partition_key for r in records) == DAYS == sorted(_published(tmp_path / "lake"))
     assert {r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value for r in records} == {
@@ -99,6 +103,17 @@ def test_a_successful_range_records_each_day_once_with_its_own_numbers_and_downs
     assert instance.get_materialized_partitions(AssetKey("downstream")) == set(DAYS)
     # the volume check's baseline reads each day's own count from the range's records
     assert sorted(quality.VolumeBaseline(instance, "toy").history) == [(d, _rows(d)) for d in DAYS]
+
+
+def test_a_one_day_run_ties_its_check_results_to_the_day_s_materialization(tmp_path):
+    instance = DagsterInstance.ephemeral()
+    result = _run(instance, tmp_path / "lake", DAYS[1], DAYS[1])
+
+    assert result.success
+    record = instance.fetch_materializations(TOY, limit=1).records[0]
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.check_name, e.partition) for e in evaluations} == {("keys", DAYS[1]), ("volume", DAYS[1])}
+    assert {e.target_materialization_data.storage_id for e in evaluations} == {record.storage_id}
 
 
 def test_a_transient_fault_is_retried_and_what_each_attempt_published_is_recorded(tmp_path):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 
-from ubm_platform.defs.sentiment.assets import CURRENT_POINTER, MIN_HOLDOUT_ROWS, sentiment_model
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.defs.sentiment.assets import MIN_HOLDOUT_ROWS, sentiment_model
+from ubm_platform.resources.lake import CURRENT_MODEL_POINTER, LakeIOManager
 from ubm_platform.resources.spark import SparkJobResource
+from ubm_platform_tests.conftest import lake_upstream
 
 LABELS = ("negative", "neutral", "positive")
 
@@ -56,9 +57,9 @@ class TrainingStandIn(SparkJobResource):
 
 
 def _train(tmp_path, metrics: dict, n_holdout: int, min_accuracy: float = 0.6):
-    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake = LakeIOManager(root=str(tmp_path / "lake"))
     result = materialize(
-        [sentiment_model], instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        [*lake_upstream("movie_review_raw"), sentiment_model], instance=DagsterInstance.ephemeral(), raise_on_error=False,
         resources={"lake": lake, "spark": TrainingStandIn(metrics_json=json.dumps(metrics), n_holdout=n_holdout)},
         run_config={"ops": {"sentiment_model": {"config": {"training_data": "labelled.csv",
                                                             "min_accuracy": min_accuracy}}}},
@@ -76,7 +77,7 @@ NO_NEUTRAL = _metrics(100, {"negative": 38, "neutral": 0, "positive": 38}, SUPPO
 def test_a_model_that_passes_the_gates_is_made_current_with_its_checks(tmp_path):
     result, lake, checks = _train(tmp_path, GOOD, n_holdout=100)
     assert result.success
-    assert json.loads(lake.read_text(CURRENT_POINTER))["version"] == "sentiment-candidate"
+    assert json.loads(lake.read_text(CURRENT_MODEL_POINTER))["version"] == "sentiment-candidate"
     assert {name: c.passed for name, c in checks.items()} == {
         "holdout_size": True, "accuracy": True, "macro_f1": True, "neutral_recall": True}
     assert checks["accuracy"].metadata["n"].value == 100
@@ -85,7 +86,7 @@ def test_a_model_that_passes_the_gates_is_made_current_with_its_checks(tmp_path)
 
 def test_a_model_that_never_says_neutral_is_made_current_with_a_warning(tmp_path):
     result, lake, checks = _train(tmp_path, NO_NEUTRAL, n_holdout=100)
-    assert result.success and lake.exists(CURRENT_POINTER)
+    assert result.success and lake.exists(CURRENT_MODEL_POINTER)
     assert not checks["neutral_recall"].passed and checks["neutral_recall"].severity.value == "WARN"
     assert checks["neutral_recall"].metadata["neutral_recall"].value == 0.0
 
@@ -101,7 +102,7 @@ def test_a_model_failing_a_blocking_gate_is_refused_and_never_made_current(tmp_p
     assert not result.success
     assert not checks[failing].passed and checks[failing].severity.value == "ERROR"
     assert set(checks) == {"holdout_size", "accuracy", "macro_f1", "neutral_recall"}
-    assert not lake.exists(CURRENT_POINTER)
+    assert not lake.exists(CURRENT_MODEL_POINTER)
     assert not lake.list_files("models/sentiment", recursive=True), "nothing of the refused model stays"
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert f"blocking checks failed: {failing}" in str(result.failure_data_for_node("sentiment_model").error)

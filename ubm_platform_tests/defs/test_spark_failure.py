@@ -7,15 +7,16 @@ import pyarrow.parquet as pq
 from dagster import DagsterInstance, materialize
 
 from ubm_platform.defs.movie_review.assets import classified_movie_review
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.spark import LocalSparkResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
+from ubm_platform_tests.conftest import lake_upstream
 
 DAY = "2022-01-02"
 
 
 def test_spark_failure_fails_the_run_and_keeps_the_published_partition(tmp_path, spark):
-    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake = LakeIOManager(root=str(tmp_path / "lake"))
     raw = tmp_path / "lake" / "raw" / "movie_review" / f"insert_date={DAY}"
     raw.mkdir(parents=True)
     pq.write_table(pa.table({"review_id": ["r1"], "cid": pa.array([1], pa.int64()), "review_str": ["great"]}),
@@ -30,9 +31,9 @@ def test_spark_failure_fails_the_run_and_keeps_the_published_partition(tmp_path,
     lake.write_text("models/sentiment/current.json", json.dumps({"version": "broken", "path": "models/sentiment/broken"}))
 
     result = materialize(
-        [classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        [*lake_upstream("movie_review_raw", "sentiment_model"), classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(), raise_on_error=False,
         resources={"lake": lake, "spark": LocalSparkResource(),
-                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=str(tmp_path / "lake"))},
+                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
     assert not result.success
     error = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error

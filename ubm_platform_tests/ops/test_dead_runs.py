@@ -20,7 +20,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
 from ubm_platform.instance import GENERATED_HEADER, INSTANCE_CONFIG, LOCAL_DAGSTER_YAML, ensure_dagster_home
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.defs.sensors import dead_run_sensor
 from ubm_platform.runs import PID_TAG, remove_staging_leftovers
 from ubm_platform.settings import load_settings
@@ -92,7 +92,7 @@ def test_runs_of_killed_processes_are_failed_and_their_staging_removed_never_a_l
 
         # under the daemon, the sensor does the same within its interval
         _kill(second)
-        lake = LakeResource(root=str(home / "lake"))
+        lake = LakeIOManager(root=str(home / "lake"))
         result = dead_run_sensor(build_sensor_context(instance=instance, resources={"lake": lake}))
         assert live.run_id in str(result.skip_message)
         assert instance.get_run_by_id(live.run_id).status == DagsterRunStatus.FAILURE
@@ -166,7 +166,7 @@ def test_a_run_worker_launched_by_the_daemon_and_killed_is_failed_by_its_code_se
 
 
 def test_staging_folders_in_an_s3_lake_are_found_with_their_run_and_removed(aws):
-    lake = LakeResource(root=f"s3://{aws.bucket}/lake", endpoint_url=aws.endpoint, region=aws.region)
+    lake = LakeIOManager(root=f"s3://{aws.bucket}/lake", endpoint_url=aws.endpoint, region=aws.region)
     run_id = str(uuid.uuid4())
     staged = f"stage/user_purchase/_staging/insert_date=2022-01-03-{run_id}-0123456789ab"
     area = f"stage/classified_movie_review/_staging/run-{run_id}-0123456789ab"
@@ -185,7 +185,7 @@ def test_staging_folders_in_an_s3_lake_are_found_with_their_run_and_removed(aws)
 
 
 def test_staging_of_no_known_run_is_removed_only_once_untouched_for_a_day(tmp_path):
-    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake = LakeIOManager(root=str(tmp_path / "lake"))
     staging = tmp_path / "lake" / "raw" / "movie_review" / "_staging"
     old, fresh = (staging / f"insert_date=2022-01-0{day}-0123456789ab" for day in (1, 2))
     for folder in (old, fresh):

@@ -21,7 +21,7 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 
 from ubm_platform import sql_files
 from ubm_platform.defs.user_purchase.assets import user_purchase_staging
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.oltp import OltpPostgresResource, embedded_dsn
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 
@@ -76,12 +76,12 @@ def test_a_server_killed_during_the_extraction_is_started_again_by_the_retry(dat
 
     killer = ServerKiller(dsn, data_dir)
     killer.start()
-    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake = LakeIOManager(root=str(tmp_path / "lake"))
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         result = materialize(
             [user_purchase_staging], instance=instance, partition_key=DAY, raise_on_error=False,
             resources={"oltp": OltpPostgresResource(embedded_data_dir=str(data_dir)), "lake": lake,
-                       "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=lake.root)},
+                       "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
         )
     killer.done.set()
     killer.join(timeout=10)

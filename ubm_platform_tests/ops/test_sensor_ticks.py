@@ -29,7 +29,7 @@ from ubm_platform.defs.movie_review.assets import movie_review_raw
 from ubm_platform.definitions import defs
 from ubm_platform.instance import ensure_dagster_home
 from ubm_platform.resources.alerts import AlertResource
-from ubm_platform.resources.lake import LakeResource, LandingResource
+from ubm_platform.resources.lake import LakeIOManager, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.settings import load_settings
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
@@ -175,7 +175,7 @@ def test_a_cursor_left_by_the_old_check_sensor_restarts_without_replaying_histor
     starts from the runs that end after it (no flood of past failures), then each tick's cursor is the next's."""
     home, _env = instance_env
     url, received = webhook
-    resources = {"landing": LandingResource(root=str(home / "landing")), "lake": LakeResource(root=str(home / "lake")),
+    resources = {"landing": LandingResource(root=str(home / "landing")), "lake": LakeIOManager(root=str(home / "lake")),
                  "oltp": OltpPostgresResource(dsn=oltp_dsn)}
     with DagsterInstance.get() as instance:
         def land_with_an_orphan(day: str):

@@ -12,9 +12,9 @@ from ubm_platform_tests.conftest import ACCOUNT_ID
 
 @pytest.fixture
 def s3_lake(aws):
-    from ubm_platform.resources.lake import LakeResource
+    from ubm_platform.resources.lake import LakeIOManager
 
-    return LakeResource(root=f"s3://{aws.bucket}/lake", endpoint_url=aws.endpoint, region=aws.region)
+    return LakeIOManager(root=f"s3://{aws.bucket}/lake", endpoint_url=aws.endpoint, region=aws.region)
 
 
 # -- a fake Redshift for the statements PostgreSQL cannot run (external schema/table DDL) ----------
@@ -117,13 +117,13 @@ class FakeRedshiftWarehouse(RedshiftWarehouseResource):
 
 @pytest.fixture
 def fake_redshift():
-    """(FakeRedshift state, factory of FakeRedshiftWarehouse(lake_root=...))."""
+    """(FakeRedshift state, factory of FakeRedshiftWarehouse())."""
     key = uuid.uuid4().hex
     FAKE_REDSHIFTS[key] = state = FakeRedshift()
 
-    def warehouse(lake_root: str) -> FakeRedshiftWarehouse:
+    def warehouse() -> FakeRedshiftWarehouse:
         return FakeRedshiftWarehouse(
-            fake_key=key, host="fake", database="dev", user="ubm", password="secret", lake_root=lake_root,
+            fake_key=key, host="fake", database="dev", user="ubm", password="secret",
             spectrum_iam_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/ubm-spectrum", glue_database="ubm_lake",
         )
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import EnvVar, materialize
 
-from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
+from ubm_platform.resources.lake import LakeIOManager, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform_tests.conftest import PROJECT_ROOT
 from ubm_platform_tests.expected import valid_reviews
@@ -27,7 +27,7 @@ SCHEMA = pa.schema([("v", pa.int64())])
 DAY = "2022-01-02"
 
 
-def _write_partition(lake: LakeResource, files: dict[str, list[int]], day: str = DAY) -> str:
+def _write_partition(lake: LakeIOManager, files: dict[str, list[int]], day: str = DAY) -> str:
     partition = lake.partition_path("user_purchase_staging", day)
     with lake.staged_directory(partition) as staging:
         for name, values in files.items():
@@ -41,7 +41,7 @@ def _read_s3_parquet(aws, key: str) -> pa.Table:
     return pq.read_table(io.BytesIO(aws.get(key)))
 
 
-# -- LakeResource on s3://bucket/prefix ----------------------------------------------------------
+# -- LakeIOManager on s3://bucket/prefix ----------------------------------------------------------
 
 
 def test_publish_replaces_a_partition_and_leaves_no_staging_files(aws, s3_lake):
@@ -196,7 +196,7 @@ def test_user_purchase_staging_extracts_to_s3_and_registers_the_spectrum_partiti
     result = materialize(
         [user_purchase_staging], partition_key=DAY,
         resources={"oltp": OltpPostgresResource(dsn=dsn), "lake": s3_lake,
-                   "warehouse": make_warehouse(f"s3://{aws.bucket}/lake")},
+                   "warehouse": make_warehouse()},
     )
 
     assert result.success
@@ -294,7 +294,7 @@ def test_aws_resources_use_env_vars_for_settings_and_secrets(aws_env):
     lake, landing, spark, warehouse = (resources[k] for k in ("lake", "landing", "spark", "warehouse"))
     assert lake.root == "s3://ubm-lake/prod" and landing.root == "s3://ubm-lake/prod/landing"
     assert isinstance(spark, EmrStepsSparkResource) and isinstance(warehouse, RedshiftWarehouseResource)
-    assert spark.code_uri == "s3://ubm-lake/prod/code" and warehouse.lake_root == lake.root
+    assert spark.code_uri == "s3://ubm-lake/prod/code"
     # Secrets stay environment-variable references until the resource is used.
     assert isinstance(warehouse.password, EnvVar) and warehouse.password.env_var_name == "UBM_REDSHIFT_PASSWORD"
     assert "redshift-secret" not in repr(resources) and "oltp-secret" not in repr(resources)
@@ -334,7 +334,7 @@ def test_definitions_load_with_ubm_env_aws_without_touching_aws(tmp_path):
     assert "user_behavior_metric" in out.stdout
     assert "'spark': 'EmrStepsSparkResource'" in out.stdout
     assert "'warehouse': 'RedshiftWarehouseResource'" in out.stdout
-    assert "'lake': 'LakeResource'" in out.stdout
+    assert "'lake': 'LakeIOManager'" in out.stdout
 
 
 def test_every_variable_is_documented_and_every_iam_policy_is_valid():

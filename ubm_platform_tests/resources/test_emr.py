@@ -47,7 +47,7 @@ from ubm_platform.resources.emr import (
 )
 from ubm_platform.resources.spark import SparkJobResource, jvm_udfs_jar, load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
-from ubm_platform_tests.conftest import save_tiny_sentiment_model
+from ubm_platform_tests.conftest import lake_upstream, save_tiny_sentiment_model
 
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"  # moto's account; the region of conftest.py's `aws`
 
@@ -507,13 +507,13 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(
     import pyarrow.parquet as pq
 
     from ubm_platform.defs.movie_review.assets import classified_movie_review
-    from ubm_platform.resources.lake import LakeResource
+    from ubm_platform.resources.lake import LakeIOManager
 
     script = "classify_movie_review.py"
     mirror = tmp_path / "s3"
     review_ids, _ = _prepare_lake(spark, mirror / aws.bucket / "ubm", quiet=quiet)
     _sync_to_s3(aws, mirror, "ubm")
-    lake = LakeResource(root=f"s3://{aws.bucket}/ubm", endpoint_url=aws.endpoint, region=aws.region)
+    lake = LakeIOManager(root=f"s3://{aws.bucket}/ubm", endpoint_url=aws.endpoint, region=aws.region)
     lake.write_text("models/sentiment/current.json",
                     json.dumps({"version": "sentiment-test", "path": "models/sentiment/sentiment-test"}))
     state, make_warehouse = fake_redshift
@@ -531,8 +531,8 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(
     remote = RemoteSide(_new_step(cluster), behave)
     remote.start()
     result = materialize(
-        [classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(),
-        resources={"spark": _steps_resource(aws, cluster), "lake": lake, "warehouse": make_warehouse(lake.root)},
+        [*lake_upstream("movie_review_raw", "sentiment_model"), classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(),
+        resources={"spark": _steps_resource(aws, cluster), "lake": lake, "warehouse": make_warehouse()},
     )
     remote.finish()
 

@@ -134,9 +134,8 @@ def test_sql_with_a_percent_sign_is_refused(monkeypatch):
 
 def test_template_slots_refuse_unsafe_literals(fake_redshift):
     _state, make = fake_redshift
-    warehouse = make("s3://ubm-lake/prod")
     with pytest.raises(ValueError, match="unsafe value"):
-        warehouse.register_partition("user_purchase_staging", "stage/user_purchase' --", "2022-01-02")
+        make().register_partition("user_purchase_staging", "s3://ubm-lake/prod/stage/user_purchase' --", "2022-01-02")
 
 
 # -- register_partition: external DDL, outside transactions ---------------------------------------------
@@ -144,12 +143,13 @@ def test_template_slots_refuse_unsafe_literals(fake_redshift):
 
 def test_register_partition_creates_the_schema_and_table_once_then_adds_partitions(fake_redshift):
     state, make = fake_redshift
-    warehouse = make("s3://ubm-lake/prod/")
+    warehouse = make()
+    purchases, classified = "s3://ubm-lake/prod/stage/user_purchase/", "s3://ubm-lake/prod/stage/classified_movie_review"
 
-    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02")
-    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-03")
-    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-03")
-    warehouse.register_partition("classified_movie_review", "stage/classified_movie_review", "2022-01-02")
+    warehouse.register_partition("user_purchase_staging", purchases, "2022-01-02")
+    warehouse.register_partition("user_purchase_staging", purchases, "2022-01-03")
+    warehouse.register_partition("user_purchase_staging", purchases, "2022-01-03")
+    warehouse.register_partition("classified_movie_review", classified, "2022-01-02")
 
     assert state.partitions == {
         ("user_purchase_staging", "2022-01-02"): "s3://ubm-lake/prod/stage/user_purchase/insert_date=2022-01-02/",
@@ -168,7 +168,7 @@ def test_register_partition_creates_the_schema_and_table_once_then_adds_partitio
 def test_a_runs_partitions_are_registered_over_one_connection(fake_redshift):
     state, make = fake_redshift
     days = ["2022-01-02", "2022-01-03", "2022-01-04"]
-    with make("s3://ubm-lake/prod").partition_registry("user_purchase_staging", "stage/user_purchase") as register:
+    with make().partition_registry("user_purchase_staging", "s3://ubm-lake/prod/stage/user_purchase") as register:
         for day in days:
             register(day)
     assert state.connections == 1
@@ -180,9 +180,9 @@ def test_a_runs_partitions_are_registered_over_one_connection(fake_redshift):
 def test_hourly_partitions_register_both_partition_columns(fake_redshift, monkeypatch):
     monkeypatch.setenv("UBM_PARTITION", "hourly")
     state, make = fake_redshift
-    warehouse = make("s3://ubm-lake/prod")
-    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02-05:00")
-    warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02-23:00")
+    warehouse, purchases = make(), "s3://ubm-lake/prod/stage/user_purchase"
+    warehouse.register_partition("user_purchase_staging", purchases, "2022-01-02-05:00")
+    warehouse.register_partition("user_purchase_staging", purchases, "2022-01-02-23:00")
     assert state.partitions == {
         ("user_purchase_staging", "2022-01-02", "05"):
             "s3://ubm-lake/prod/stage/user_purchase/insert_date=2022-01-02/insert_hour=05/",
@@ -192,7 +192,7 @@ def test_hourly_partitions_register_both_partition_columns(fake_redshift, monkey
     ddl = next(sql for sql, _p, _a in state.statements if "PARTITIONED BY" in sql)
     assert "PARTITIONED BY (insert_date DATE, insert_hour SMALLINT)" in ddl
     with pytest.raises(SettingsError, match="not a hourly key"):
-        warehouse.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02")
+        warehouse.register_partition("user_purchase_staging", purchases, "2022-01-02")
 
 
 def test_register_partition_survives_a_concurrent_create(fake_redshift):
@@ -200,7 +200,7 @@ def test_register_partition_survives_a_concurrent_create(fake_redshift):
     state, make = fake_redshift
     state.objects |= {"schema", "classified_movie_review"}
     state.hidden_once.add("classified_movie_review")  # the first existence check misses it
-    make("s3://b/lake").register_partition("classified_movie_review", "stage/classified_movie_review", "2022-01-05")
+    make().register_partition("classified_movie_review", "s3://b/lake/stage/classified_movie_review", "2022-01-05")
     assert ("classified_movie_review", "2022-01-05") in state.partitions
     assert any("CREATE EXTERNAL TABLE" in sql for sql, _p, _a in state.statements), "the CREATE was tried"
 
@@ -208,11 +208,11 @@ def test_register_partition_survives_a_concurrent_create(fake_redshift):
 def test_register_partition_refuses_bad_input(fake_redshift):
     _state, make = fake_redshift
     with pytest.raises(ValueError, match="no Spectrum table"):
-        make("s3://b/lake").register_partition("movie_review_raw", "raw/movie_review", "2022-01-02")
+        make().register_partition("movie_review_raw", "s3://b/lake/raw/movie_review", "2022-01-02")
     with pytest.raises(SettingsError):
-        make("s3://b/lake").register_partition("user_purchase_staging", "stage/user_purchase", "2022-13-40")
+        make().register_partition("user_purchase_staging", "s3://b/lake/stage/user_purchase", "2022-13-40")
     with pytest.raises(ValueError, match="Spectrum reads S3 only"):
-        make("/tmp/lake").register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02")
+        make().register_partition("user_purchase_staging", "/tmp/lake/stage/user_purchase", "2022-01-02")
 
 
 def test_connection_errors_name_the_server_but_never_the_password():
@@ -223,7 +223,7 @@ def test_connection_errors_name_the_server_but_never_the_password():
         port = s.getsockname()[1]
     warehouse = RedshiftWarehouseResource(
         driver="psycopg2", host="127.0.0.1", port=port, database="dev", user="ubm", password="hunter2-secret",
-        sslmode="disable", connect_timeout_s=3, lake_root="s3://b/lake",
+        sslmode="disable", connect_timeout_s=3,
         spectrum_iam_role_arn="arn:aws:iam::123456789012:role/x", glue_database="ubm_lake",
     )
     with pytest.raises(WarehouseConnectionError) as error:
@@ -258,7 +258,7 @@ def _pg_warehouse(pg_database):
             conn.execute(_standin_ddl(table))
     warehouse = RedshiftWarehouseResource(
         driver="psycopg2", host=info["host"], port=5432, database=info["dbname"], user=info.get("user", "postgres"),
-        password=info.get("password") or "", sslmode="disable", lake_root="s3://b/lake",
+        password=info.get("password") or "", sslmode="disable",
         spectrum_iam_role_arn="arn:aws:iam::123456789012:role/x", glue_database="ubm_lake",
     )
     return warehouse, pg_database
@@ -359,7 +359,7 @@ def test_redshift_connector_is_called_with_arguments_it_accepts(iam, monkeypatch
     warehouse = RedshiftWarehouseResource(
         host="" if iam else "ubm.abc.eu-west-1.redshift.amazonaws.com", database="dev", user="ubm",
         password="" if iam else "pw", iam=iam, cluster_identifier="ubm" if iam else "", region="eu-west-1",
-        lake_root="s3://b/lake", spectrum_iam_role_arn="arn:aws:iam::123456789012:role/x", glue_database="ubm_lake",
+        spectrum_iam_role_arn="arn:aws:iam::123456789012:role/x", glue_database="ubm_lake",
     )
     with warehouse.connect(autocommit=True) as conn:
         assert conn.autocommit is True and conn.cursor().paramstyle == "pyformat"

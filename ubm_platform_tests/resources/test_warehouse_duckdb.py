@@ -28,13 +28,13 @@ def warehouse(tmp_path):
         amounts[day] = [Decimal(rng.randint(0, 1200)) / 100 for _ in range(50)]
         pq.write_table(pa.table({"payment_id": pa.array(range(50), pa.int64()),
                                  "amount": pa.array(amounts[day], pa.decimal128(18, 5))}), folder / "part-00000.parquet")
-    resource = DuckDBWarehouseResource(path=str(tmp_path / "wh.duckdb"), lake_root=str(lake))
-    return resource, amounts
+    resource = DuckDBWarehouseResource(path=str(tmp_path / "wh.duckdb"))
+    return resource, amounts, str(lake / "stage/user_purchase")
 
 
 def test_a_registered_dataset_is_a_spectrum_view_over_every_partition(warehouse):
-    resource, amounts = warehouse
-    resource.register_partition("user_purchase_staging", "stage/user_purchase", DAYS[0])
+    resource, amounts, location = warehouse
+    resource.register_partition("user_purchase_staging", location, DAYS[0])
     with duckdb.connect(resource.path, read_only=True) as conn:
         totals = dict(conn.execute("SELECT insert_date::VARCHAR, sum(amount) FROM spectrum.user_purchase_staging "
                                    "GROUP BY 1").fetchall())
@@ -42,12 +42,6 @@ def test_a_registered_dataset_is_a_spectrum_view_over_every_partition(warehouse)
 
 
 def test_partition_keys_are_validated_before_sql(warehouse):
-    resource, _ = warehouse
+    resource, _, location = warehouse
     with pytest.raises(SettingsError):
-        resource.register_partition("user_purchase_staging", "stage/user_purchase", "2022-01-02' OR '1'='1")
-
-
-def test_dbt_builds_in_this_file_from_this_lake(warehouse):
-    resource, _ = warehouse
-    assert resource.dbt_env() == {"UBM_DBT_TARGET": "duckdb", "UBM_WAREHOUSE_PATH": resource.path,
-                                  "UBM_LAKE_ROOT": resource.lake_root}
+        resource.register_partition("user_purchase_staging", location, "2022-01-02' OR '1'='1")

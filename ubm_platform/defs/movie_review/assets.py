@@ -8,7 +8,13 @@ from dagster import AssetExecutionContext, Failure, MetadataValue
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions, partitioned_lake_asset
+from ubm_platform.defs.partitioned import (
+    PartitionOutcome,
+    gate,
+    lake_input,
+    materialize_partitions,
+    partitioned_lake_asset,
+)
 from ubm_platform.defs.metadata import lake_partition_metadata
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -16,9 +22,7 @@ from ubm_platform.defs.movie_review.validation import (
     UnreadableFile,
     validate_reviews,
 )
-from ubm_platform.defs.sentiment.assets import current_model_uri
-from ubm_platform.partitions import partition_window
-from ubm_platform.resources.lake import LakeResource, LandingResource, ParquetFileWriter
+from ubm_platform.resources.lake import LakeIOManager, LakePartitions, LandingResource, ParquetFileWriter
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.spark import SparkJobResource
 from ubm_platform.resources.warehouse import WarehouseResource
@@ -33,7 +37,7 @@ MAX_QUARANTINE_SHARE = 0.05
 SENTIMENTS = ["negative", "neutral", "positive"]
 
 
-def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: OltpPostgresResource) -> list:
+def review_checks(report, lake: LakeIOManager, raw_dir: str, bad_dir: str, oltp: OltpPostgresResource) -> list:
     """Row accounting (blocking), quarantine share and orphan reviews (warnings) of a landed file."""
     landed = sum(b.num_rows for b in quality.scan(lake, raw_dir, ["cid"]))
     quarantined = sum(b.num_rows for b in quality.scan(lake, bad_dir, ["line_number"]))
@@ -80,7 +84,7 @@ def review_checks(report, lake: LakeResource, raw_dir: str, bad_dir: str, oltp: 
     },
 )
 def movie_review_raw(
-    context: AssetExecutionContext, landing: LandingResource, lake: LakeResource, oltp: OltpPostgresResource
+    context: AssetExecutionContext, landing: LandingResource, lake: LakeIOManager, oltp: OltpPostgresResource
 ):
     volume = quality.VolumeBaseline(context.instance, "movie_review_raw")
 
@@ -91,13 +95,12 @@ def movie_review_raw(
                 description=f"The vendor's review file for {key} has not arrived: expected {landing.uri(source)}",
                 allow_retries=True,
             )
-        raw_partition = lake.partition_path("movie_review_raw", key)
-        quarantine_partition = lake.partition_path("movie_review_quarantine", key)
-        with lake.staged_directory(raw_partition) as raw_dir, lake.staged_directory(quarantine_partition) as bad_dir:
+        with (lake.staged_partition("movie_review_raw", key) as raw_dir,
+              lake.staged_partition("movie_review_quarantine", key) as bad_dir):
             with (
                 landing.open_input(source) as stream,
-                ParquetFileWriter(lake, f"{raw_dir.path}/part-00000.parquet", RAW_REVIEW_SCHEMA) as valid,
-                ParquetFileWriter(lake, f"{bad_dir.path}/part-00000.parquet", QUARANTINE_SCHEMA) as quarantined,
+                ParquetFileWriter(lake, raw_dir.join("part-00000.parquet"), RAW_REVIEW_SCHEMA) as valid,
+                ParquetFileWriter(lake, bad_dir.join("part-00000.parquet"), QUARANTINE_SCHEMA) as quarantined,
             ):
                 try:
                     report = validate_reviews(
@@ -111,18 +114,18 @@ def movie_review_raw(
         if report.quarantined_rows:
             context.log.warning(
                 f"{key}: {report.quarantined_rows} of {report.raw_rows} rows of {landing.uri(source)} quarantined "
-                f"in {lake.uri(quarantine_partition)}: {dict(report.reasons)}"
+                f"in {lake.uri(bad_dir.final)}: {dict(report.reasons)}"
             )
         checks.append(volume.result("volume", key, report.valid_rows))
-        metadata = lake_partition_metadata(lake, raw_partition, report.valid_rows)
+        metadata = lake_partition_metadata(lake, raw_dir.final, report.valid_rows)
         metadata.update(report.as_metadata())
-        metadata["quarantine_location"] = MetadataValue.path(lake.uri(quarantine_partition))
+        metadata["quarantine_location"] = MetadataValue.path(lake.uri(bad_dir.final))
         return PartitionOutcome(metadata, checks)
 
     yield from materialize_partitions(context, materialize_partition)
 
 
-def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list:
+def classified_checks(lake: LakeIOManager, directory: str, raw_rows: int) -> list:
     rows = bad_labels = bad_probability = 0
     for batch in quality.scan(lake, directory, ["sentiment", "probability"]):
         rows += batch.num_rows
@@ -141,7 +144,7 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
 @partitioned_lake_asset(
     "classified_movie_review",
     group="movie_review",
-    deps=["movie_review_raw", "sentiment_model"],
+    ins={"movie_review_raw": lake_input(), "sentiment_model": lake_input()},
     kinds={"spark", "parquet"},
     description="Each valid review of the day classified negative / neutral / positive by the current "
     "sentiment model (spark_jobs/classify_movie_review.py), in stage/classified_movie_review/insert_date=<day>/.",
@@ -151,35 +154,31 @@ def classified_checks(lake: LakeResource, directory: str, raw_rows: int) -> list
     warning={},
 )
 def classified_movie_review(
-    context: AssetExecutionContext, spark: SparkJobResource, lake: LakeResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, spark: SparkJobResource, lake: LakeIOManager, warehouse: WarehouseResource,
+    movie_review_raw: LakePartitions, sentiment_model: str,
 ):
-    model_uri = current_model_uri(lake)
-    raw_dataset = lake.dataset_path("movie_review_raw")
     # One Spark job for the run's whole range (Spark start-up, model load and scheduling paid once);
     # each day is then checked and published on its own, as a one-day run does.
     with lake.staging_area("classified_movie_review") as area:
-        partitions_file = f"{area}/partitions.json"
+        partitions_file = area.join("partitions.json")
         lake.write_text(partitions_file, json.dumps({"partitions": [
-            {"key": key, "path": partition_window(key).path}
-            for key in context.partition_keys
-        ]}))
+            {"key": key, "path": path} for key, path in movie_review_raw.partition_folders().items()]}))
         summary = spark.run_job(
             "classify_movie_review.py",
             context=context,
-            input_path=lake.uri(raw_dataset),
+            input_path=movie_review_raw.uri,
             partitions_uri=lake.uri(partitions_file),
-            output_path=lake.uri(f"{area}/classified"),
-            model_dir=model_uri,
+            output_path=lake.uri(area.join("classified")),
+            model_dir=sentiment_model,
         )
         classified = {p["key"]: p for p in summary["partitions"]}
 
         def materialize_partition(key: str) -> PartitionOutcome:
-            raw_rows = sum(b.num_rows for b in quality.scan(lake, lake.partition_path("movie_review_raw", key), ["cid"]))
-            staged = f"{area}/classified/{classified[key]['output']}"
+            raw_rows = sum(b.num_rows for b in quality.scan(lake, movie_review_raw.partition_path(key), ["cid"]))
+            staged = area.join("classified", classified[key]["output"])
             checks = classified_checks(lake, staged, raw_rows)
             gate(f"classified_movie_review {key}", checks)
-            partition = lake.partition_path("classified_movie_review", key)
-            lake.publish(staged, partition)
+            partition = lake.publish_partition(staged, "classified_movie_review", key)
             register_partition(key)
             rows = classified[key]["rows"]
             metadata = lake_partition_metadata(lake, partition, rows)
@@ -189,6 +188,6 @@ def classified_movie_review(
             return PartitionOutcome(metadata, checks)
 
         with warehouse.partition_registry(
-            "classified_movie_review", lake.dataset_path("classified_movie_review")
+            "classified_movie_review", lake.dataset_uri("classified_movie_review")
         ) as register_partition:
             yield from materialize_partitions(context, materialize_partition)

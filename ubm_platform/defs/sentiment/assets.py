@@ -1,20 +1,17 @@
 """sentiment_model: the Spark ML classifier that labels reviews negative / neutral / positive."""
 
-import json
 import math
 
-from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import markdown_table
-from ubm_platform.partitions import granularity
-from ubm_platform.resources.lake import DATASET_PATHS, LakeResource
+from ubm_platform.defs.partitioned import LAKE_IO_MANAGER, lake_input
+from ubm_platform.resources.lake import LakeIOManager, LakePartitions
 from ubm_platform.resources.spark import SparkJobResource
 from ubm_platform.settings import load_settings
 
-MODELS = DATASET_PATHS["sentiment_model"]
-CURRENT_POINTER = f"{MODELS}/current.json"
 MIN_HOLDOUT_ROWS = 10
 # Targets for every class (issue "Neutral is a class too"): warnings until the model meets them.
 MIN_MACRO_F1 = 0.58
@@ -33,17 +30,6 @@ class SentimentModelConfig(Config):
     min_accuracy: float = Field(
         default=0.6, description="A model below this held-out 3-class accuracy is refused, never made current."
     )
-
-
-def current_model_uri(lake: LakeResource) -> str:
-    """Where the current model lives; fails clearly when none has been trained."""
-    if not lake.exists(CURRENT_POINTER):
-        raise Failure(
-            description=f"No sentiment model yet ({lake.uri(CURRENT_POINTER)} is missing): "
-            "materialize the sentiment_model asset first (the UI, `dg launch --assets sentiment_model`, or "
-            "`ubm run`)."
-        )
-    return lake.uri(json.loads(lake.read_text(CURRENT_POINTER))["path"])
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -131,7 +117,8 @@ def model_checks(model: dict, min_accuracy: float) -> list[AssetCheckResult]:
 
 @asset(
     group_name="sentiment",
-    deps=["movie_review_raw"],
+    io_manager_key=LAKE_IO_MANAGER,
+    ins={"movie_review_raw": lake_input()},
     kinds={"spark"},
     # what lets one launch over a range (`dagster asset materialize --select '*' --partition-range`)
     # include the model: it is trained once, after every day of the range is landed
@@ -153,10 +140,9 @@ def model_checks(model: dict, min_accuracy: float) -> list[AssetCheckResult]:
     ),
 )
 def sentiment_model(context: AssetExecutionContext, config: SentimentModelConfig, spark: SparkJobResource,
-                    lake: LakeResource):
-    every_raw_partition = f"{DATASET_PATHS['movie_review_raw']}/{granularity().path_glob}/*.parquet"
-    labeled = config.training_data or lake.uri(every_raw_partition)
-    with lake.staged_directory(f"{MODELS}/unversioned") as staging:
+                    lake: LakeIOManager, movie_review_raw: LakePartitions):
+    labeled = config.training_data or movie_review_raw.every_partition_uri()
+    with lake.staged_model() as staging:
         model = spark.run_job(
             "train_sentiment_model.py",
             context=context,
@@ -171,8 +157,8 @@ def sentiment_model(context: AssetExecutionContext, config: SentimentModelConfig
                     f" ({model['n_holdout']} held-out rows in {labeled}: land more scored vendor files or set "
                     "UBM_TRAINING_DATA)")
             raise quality.refuse(f"model {model['version']}{hint}", quality.blocking_failures(checks))
-        staging.final = final = f"{MODELS}/{model['version']}"
-    lake.write_text(CURRENT_POINTER, json.dumps({"version": model["version"], "path": final}))
+        staging.final = final = lake.model_path(model["version"])
+    lake.make_current_model(model["version"])
     measured = accuracy_text(model["metrics"]["accuracy_3class"], model["metrics"]["n"])
     context.log.info(f"model: {model['version']}, held-out 3-class accuracy {measured}")
     yield MaterializeResult(

@@ -7,14 +7,14 @@ from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_pa
 from ubm_platform.defs.metadata import written_partition_metadata
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStats, PurchaseStream
 from ubm_platform.partitions import partition_window
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.resources.warehouse import WarehouseResource
 
 DATASET = "user_purchase_staging"
 
 
-def purchase_checks(lake: LakeResource, directory: str, stats: PurchaseStats) -> list:
+def purchase_checks(lake: LakeIOManager, directory: str, stats: PurchaseStats) -> list:
     """Schema (the written file's footer), keys and values (counted while writing) of a staged partition."""
     clean = stats.null_ids == 0 and stats.negative_amounts == 0 and stats.duplicate_payment_ids == 0
     return [
@@ -38,20 +38,20 @@ def purchase_checks(lake: LakeResource, directory: str, stats: PurchaseStats) ->
     retry_policy=RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
 )
 def user_purchase_staging(
-    context: AssetExecutionContext, oltp: OltpPostgresResource, lake: LakeResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, oltp: OltpPostgresResource, lake: LakeIOManager, warehouse: WarehouseResource
 ):
     volume = quality.VolumeBaseline(context.instance, DATASET)
 
     def materialize_partition(key: str) -> PartitionOutcome:
-        partition = lake.partition_path(DATASET, key)
-        with lake.staged_directory(partition) as staging:
-            with lake.open_output(f"{staging.path}/part-00000.parquet") as sink:
+        with lake.staged_partition(DATASET, key) as staging:
+            with lake.open_output(staging.join("part-00000.parquet")) as sink:
                 stats = purchases.write_partition(partition_window(key), sink)
             checks = purchase_checks(lake, staging.path, stats)
             gate(f"user_purchase_staging {key}", checks)
         register_partition(key)
         checks.append(volume.result("volume", key, stats.rows))
-        metadata = written_partition_metadata(lake, partition, stats.rows, 1, USER_PURCHASE_SCHEMA, stats.first_rows)
+        metadata = written_partition_metadata(lake, staging.final, stats.rows, 1, USER_PURCHASE_SCHEMA,
+                                              stats.first_rows)
         return PartitionOutcome(metadata, checks)
 
     # One connection and one query for the run's whole range, cut into partitions as it streams.
@@ -59,6 +59,6 @@ def user_purchase_staging(
     with (
         oltp.connect_arrow() as conn,
         PurchaseStream(conn, windows) as purchases,
-        warehouse.partition_registry(DATASET, lake.dataset_path(DATASET)) as register_partition,
+        warehouse.partition_registry(DATASET, lake.dataset_uri(DATASET)) as register_partition,
     ):
         yield from materialize_partitions(context, materialize_partition)

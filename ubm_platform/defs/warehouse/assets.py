@@ -37,6 +37,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import markdown_table
 from ubm_platform.partitions import FRESHNESS, GRANULARITY, HOURLY, partition_window, partitions_def
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.warehouse import DBT_DIR, WarehouseResource, dbt_cli
 from ubm_platform.settings import load_settings
 
@@ -124,11 +125,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
     backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=TRANSLATOR,
 )
-def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                         lake: LakeIOManager):
     keys = context.partition_keys
     window = context.partition_time_window
     window_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
-    with _environment({**warehouse.dbt_env(), "UBM_PARTITION": GRANULARITY.name}):
+    # DuckDB reads the lake's Parquet as the project's sources (Redshift: through Spectrum)
+    with _environment({**warehouse.dbt_env(), "UBM_LAKE_ROOT": lake.uri(""), "UBM_PARTITION": GRANULARITY.name}):
         # Without the context, dbt builds the whole project whatever Dagster selected: the publishing model
         # must never run without the audit and its tests before it.
         build = dbt.cli(["build", "--vars", json.dumps(window_vars)], raise_on_error=False,

@@ -14,11 +14,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA, classified_movie_review
 from ubm_platform.defs.movie_review.validation import RAW_REVIEW_SCHEMA
-from ubm_platform.resources.lake import LakeResource
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 from ubm_platform.seed.reviews import make_reviews
-from ubm_platform_tests.conftest import save_tiny_sentiment_model
+from ubm_platform_tests.conftest import lake_upstream, save_tiny_sentiment_model
 
 REVIEWS_PER_DAY = {"2022-01-02": 9, "2022-01-03": 0, "2022-01-04": 14, "2022-01-05": 6}
 MODEL = "models/sentiment/sentiment-range"
@@ -42,21 +42,21 @@ def lake(tmp_path, spark):
         }, schema=RAW_REVIEW_SCHEMA), folder / "part-00000.parquet")
         start += n
     save_tiny_sentiment_model(spark, texts, scores, root / MODEL)
-    resource = LakeResource(root=str(root))
+    resource = LakeIOManager(root=str(root))
     resource.write_text("models/sentiment/current.json", json.dumps({"version": "sentiment-range", "path": MODEL}))
     return resource
 
 
-def _published(lake: LakeResource, day: str) -> pa.Table:
+def _published(lake: LakeIOManager, day: str) -> pa.Table:
     return pq.read_table(lake.local_path(lake.partition_path("classified_movie_review", day)))
 
 
-def _materialize(lake: LakeResource, tmp_path, first: str, last: str):
+def _materialize(lake: LakeIOManager, tmp_path, first: str, last: str):
     return materialize(
-        [classified_movie_review], instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        [*lake_upstream("movie_review_raw", "sentiment_model"), classified_movie_review], instance=DagsterInstance.ephemeral(), raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         resources={"lake": lake, "spark": LocalSparkResource(),
-                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=lake.root)},
+                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
 
 

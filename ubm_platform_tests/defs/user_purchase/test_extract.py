@@ -197,16 +197,16 @@ def _materialize_range(pg_database: str, tmp_path, first: str, last: str):
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from ubm_platform.defs.user_purchase.assets import user_purchase_staging
-    from ubm_platform.resources.lake import LakeResource
+    from ubm_platform.resources.lake import LakeIOManager
     from ubm_platform.resources.oltp import OltpPostgresResource
     from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 
-    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake = LakeIOManager(root=str(tmp_path / "lake"))
     result = materialize(
         [user_purchase_staging], instance=DagsterInstance.ephemeral(), raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         resources={"oltp": OltpPostgresResource(dsn=pg_database), "lake": lake,
-                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"), lake_root=lake.root)},
+                   "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
     return result, tmp_path / "lake" / "stage" / "user_purchase"
 

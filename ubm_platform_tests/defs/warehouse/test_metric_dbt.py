@@ -10,6 +10,7 @@ from dagster import materialize
 
 from ubm_platform.defs.warehouse.assets import user_behavior_metric
 from ubm_platform.partitions import DAILY
+from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource, dbt_cli
 from ubm_platform_tests.dbt.project import Lake, published
 
@@ -25,11 +26,12 @@ def platform(tmp_path):
     windows = [DAILY.window(k) for k in KEYS]
     for window in windows:
         lake.write(window)
-    warehouse = DuckDBWarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lake_root=str(lake.root))
+    warehouse = DuckDBWarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
 
     def run(first: str, last: str | None = None):
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
-        return materialize([user_behavior_metric], resources={"warehouse": warehouse, "dbt": dbt_cli()},
+        return materialize([user_behavior_metric], resources={"warehouse": warehouse, "dbt": dbt_cli(),
+                                                              "lake": LakeIOManager(root=str(lake.root))},
                            tags=tags, raise_on_error=False)
 
     return lake, windows, tmp_path / "warehouse.duckdb", run
