@@ -1,11 +1,20 @@
-"""Fixtures of the operations tests: a small OLTP database and a vendor file for one day."""
+"""Fixtures of the operations tests: a small OLTP database, a vendor file for one day, the webserver."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from ubm_platform import sql_files
+from ubm_platform_tests.conftest import PROJECT_ROOT, free_port
 
 DAY = "2022-01-02"
 CUSTOMERS = [11, 12, 13]
@@ -37,3 +46,41 @@ def write_vendor_file(home, day: str = DAY, rows=REVIEWS) -> None:
     landing.mkdir(parents=True, exist_ok=True)
     lines = ["review_id,cid,review_str"] + [f'{rid},{cid},"{text}"' for rid, cid, text in rows]
     (landing / "movie_review.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class Webserver:
+    """`dagster-webserver` on `code` (["-w", "workspace.yaml"] or ["-m", module]), on 127.0.0.1, in its own
+    process group (the code server and the run workers it starts stop with it)."""
+
+    def __init__(self, env: dict, log_path: Path, code: list[str]):
+        self.log_path = log_path
+        self.base = f"http://127.0.0.1:{free_port()}"
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-webserver"), *code,
+             "-h", "127.0.0.1", "-p", self.base.rsplit(":", 1)[1]],
+            cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait_until_up(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/server_info", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"dagster-webserver did not come up:\n{self.log_path.read_text()[-4000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # with the code server it started
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()

@@ -14,10 +14,6 @@ reviews landed once, the model trained once, the metric of each day right.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,8 +22,9 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
 from ubm_platform.resources.oltp import embedded_dsn
-from ubm_platform_tests.conftest import PROJECT_ROOT, free_port, run_cli, ubm_env
+from ubm_platform_tests.conftest import run_cli, ubm_env
 from ubm_platform_tests.expected import expected_metric, warehouse_metric
+from ubm_platform_tests.ops.conftest import Webserver
 from ubm_platform_tests.ops.test_sensor_ticks import Daemon
 
 pytestmark = pytest.mark.timeout(900)
@@ -89,43 +86,6 @@ def graphql(base: str, query: str, variables: dict) -> dict:
     return body["data"]
 
 
-class Webserver:
-    """`dagster-webserver` on the repository's workspace, on 127.0.0.1, in its own process group."""
-
-    def __init__(self, env: dict, log_path: Path):
-        self.log_path = log_path
-        self.base = f"http://127.0.0.1:{free_port()}"
-        self.log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-             "-h", "127.0.0.1", "-p", self.base.rsplit(":", 1)[1]],
-            cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def wait_until_up(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.base}/server_info", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"dagster-webserver did not come up:\n{self.log_path.read_text()[-4000:]}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # with the code server it started
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
-
-
 @pytest.fixture
 def served(state_dirs, tmp_path):
     """A seeded home with the webserver and the daemon running on it; yields (home, webserver, daemon)."""
@@ -134,7 +94,7 @@ def served(state_dirs, tmp_path):
     run_cli(["seed", "--from", DAYS[0], "--to", DAYS[-1], "--scale", "1"], env)
     webserver = daemon = None
     try:
-        webserver = Webserver(env, tmp_path / "webserver.log")
+        webserver = Webserver(env, tmp_path / "webserver.log", ["-w", "workspace.yaml"])
         daemon = Daemon(env, tmp_path / "daemon.log")
         webserver.wait_until_up()
         yield home, webserver, daemon

@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
-from ubm_platform_tests.conftest import PROJECT_ROOT, free_port, ubm_env
-from ubm_platform_tests.ops.conftest import DAY, REVIEWS, write_vendor_file
+from ubm_platform_tests.conftest import PROJECT_ROOT, ubm_env
+from ubm_platform_tests.ops.conftest import DAY, REVIEWS, Webserver, write_vendor_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,37 +59,13 @@ def webserver(tmp_path, oltp_dsn):
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text(UI_DAGSTER_YAML)
     write_vendor_file(home)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "webserver.log"
-    webserver_bin = Path(sys.executable).with_name("dagster-webserver")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(webserver_bin), "-m", "ubm_platform.definitions", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=ubm_env(home, UBM_OLTP_DSN=oltp_dsn), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the code server and run workers stop with it
-        )
+    webserver = Webserver(ubm_env(home, UBM_OLTP_DSN=oltp_dsn), tmp_path / "webserver.log",
+                          ["-m", "ubm_platform.definitions"])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/server_info", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"dagster-webserver did not come up:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.3)
-        yield base, home
+        webserver.wait_until_up(timeout_s=60)
+        yield webserver.base, home
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        webserver.stop()
 
 
 def _dismiss_welcome_dialog(page) -> None:
