@@ -27,7 +27,7 @@ def _rows(day: str) -> int:
     return int(day[-2:]) + 31 * (int(day[5:7]) - 1)  # a different count for every day of the year
 
 
-def _toy_assets(lake: Path, bad_day: str | None = None, transient_day: str | None = None):
+def _toy_assets(lake: Path, bad_day: str | None = None, transient_day: str | None = None, warn_day: str | None = None):
     """The toy asset, written as the lake assets are, and a downstream asset of the same run."""
 
     @partitioned_lake_asset(
@@ -38,7 +38,7 @@ def _toy_assets(lake: Path, bad_day: str | None = None, transient_day: str | Non
     def toy(context):
         def materialize_partition(day: str) -> PartitionOutcome:
             checks = [quality.result("keys", day != bad_day, null_ids=int(day == bad_day)),
-                      quality.result("volume", True, warning=True, rows=_rows(day))]
+                      quality.result("volume", day != warn_day, warning=True, rows=_rows(day))]
             if day == transient_day and context.retry_number == 0:
                 raise ConnectionError("the database went away")
             gate(f"toy {day}", checks)
@@ -81,10 +81,12 @@ def test_a_blocked_third_day_leaves_exactly_the_first_two_recorded_and_published
     assert {r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value for r in records} == {
         d: _rows(d) for d in DAYS[:2]}
     assert len(records) == 2, "each published day recorded once"
+    for record in records:  # its check results with it
+        assert record.asset_materialization.metadata["failed_checks"].value == "none"
+        assert "| keys | passed | null_ids=0 |" in record.asset_materialization.metadata["checks"].value
     evaluations = [e.asset_check_evaluation_data for e in _events(result, "ASSET_CHECK_EVALUATION")]
     assert {(e.partition, e.check_name): e.passed for e in evaluations} == {
-        **{(d, c): True for d in DAYS[:2] for c in ("keys", "volume")}, (DAYS[2], "keys"): False,
-        (DAYS[2], "volume"): True}
+        (DAYS[2], "keys"): False, (DAYS[2], "volume"): True}, "the blocked day's results, against that day"
     assert not instance.get_materialized_partitions(AssetKey("downstream"))
 
 
@@ -98,11 +100,26 @@ def test_a_successful_range_records_each_day_once_with_its_own_numbers_and_downs
     assert sorted(r.partition_key for r in records) == DAYS == sorted(_published(tmp_path / "lake"))
     assert {r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value for r in records} == {
         d: _rows(d) for d in DAYS}
-    checks = {(e.partition, e.check_name) for e in result.get_asset_check_evaluations() if e.passed}
-    assert checks == {(d, c) for d in DAYS for c in ("keys", "volume")}
+    assert all(r.asset_materialization.metadata["failed_checks"].value == "none" for r in records)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"keys", "volume"} and all(e.passed for e in checks.values())
+    assert {e.metadata["partitions_checked"].value for e in checks.values()} == {len(DAYS)}
     assert instance.get_materialized_partitions(AssetKey("downstream")) == set(DAYS)
     # the volume check's baseline reads each day's own count from the range's records
     assert sorted(quality.VolumeBaseline(instance, "toy").history) == [(d, _rows(d)) for d in DAYS]
+
+
+def test_a_range_with_a_warning_on_one_day_records_it_on_that_day_and_in_the_range_s_result(tmp_path):
+    instance = DagsterInstance.ephemeral()
+    result = _run(instance, tmp_path / "lake", DAYS[0], DAYS[-1], warn_day=DAYS[3])
+
+    assert result.success, "a warning does not stop the range"
+    failed = {r.partition_key: r.asset_materialization.metadata["failed_checks"].value
+              for r in instance.fetch_materializations(TOY, limit=100).records}
+    assert failed == {d: "volume" if d == DAYS[3] else "none" for d in DAYS}
+    volume = next(e for e in result.get_asset_check_evaluations() if e.check_name == "volume")
+    assert not volume.passed and volume.metadata["failed_partitions"].value == DAYS[3]
+    assert volume.metadata["rows"].value == _rows(DAYS[3])
 
 
 def test_a_one_day_run_ties_its_check_results_to_the_day_s_materialization(tmp_path):
