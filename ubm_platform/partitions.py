@@ -136,16 +136,20 @@ class PartitionWindow:
         return "/".join(self.values.values())
 
 
+# The configured granularity (UBM_PARTITION), read once, when the code location loads: the partitions
+# definition, the lake paths, the SQL and the vendor folders all follow this one value.
+GRANULARITY = GRANULARITIES[load_settings().partition]
+
+
 def granularity() -> Granularity:
-    """The configured granularity (UBM_PARTITION)."""
-    return GRANULARITIES[load_settings().partition]
+    """The configured granularity (the value read when the code location loaded)."""
+    return GRANULARITY
 
 
 def partition_window(key: str) -> PartitionWindow:
     return granularity().window(key)
 
 
-GRANULARITY = granularity()
 partitions_def = GRANULARITY.definition(load_settings().partition_start)
 
 # Daily assets are expected by 06:00 UTC with the previous day's data; hourly ones 30 minutes past

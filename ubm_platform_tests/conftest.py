@@ -81,13 +81,19 @@ def pg_database(pg_server):
     return pg_server.get_uri(database=name)
 
 
+def use_granularity(monkeypatch, name: str):
+    """Code that takes the granularity when called (keys, lake paths, SQL) as if the code location had been
+    loaded with UBM_PARTITION=name (the definitions themselves need a fresh interpreter: test_definitions)."""
+    from ubm_platform import partitions
+
+    monkeypatch.setattr(partitions, "GRANULARITY", partitions.GRANULARITIES[name])
+    return partitions.GRANULARITIES[name]
+
+
 @pytest.fixture(params=["daily", "hourly"])
 def partitioning(request, monkeypatch):
-    """Each granularity in turn (UBM_PARTITION), for code that reads it when called (SQL rendering, keys)."""
-    from ubm_platform.partitions import GRANULARITIES
-
-    monkeypatch.setenv("UBM_PARTITION", request.param)
-    return GRANULARITIES[request.param]
+    """Each granularity in turn, for code that takes it when called (SQL rendering, keys, lake paths)."""
+    return use_granularity(monkeypatch, request.param)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 from ubm_platform import sql_files
 from ubm_platform.partitions import DAILY, HOURLY, GRANULARITIES
 from ubm_platform.settings import SettingsError, load_settings
+from ubm_platform_tests.conftest import use_granularity
 
 UTC = dt.timezone.utc
 
@@ -62,11 +63,11 @@ def test_landing_folders_map_back_to_their_partition(scheme, folder, key):
 
 
 def test_the_sql_fragments_name_every_partition_column(monkeypatch):
-    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    use_granularity(monkeypatch, "hourly")
     rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
     assert "WHERE insert_date = CAST(:insert_date AS DATE) AND insert_hour = CAST(:insert_hour AS SMALLINT)\n" in rendered
     assert "GROUP BY insert_date, insert_hour" in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")
-    monkeypatch.setenv("UBM_PARTITION", "daily")
+    use_granularity(monkeypatch, "daily")
     rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
     assert "WHERE insert_date = CAST(:insert_date AS DATE)\n" in rendered
     assert "{{" not in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")

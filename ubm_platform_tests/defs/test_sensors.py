@@ -4,6 +4,7 @@ from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from ubm_platform.defs.sensors import vendor_file_sensor
 from ubm_platform.resources.lake import LandingResource
+from ubm_platform_tests.conftest import use_granularity
 
 
 def _drop(landing_dir, day, text):
@@ -44,7 +45,7 @@ def test_no_landing_area_yet_is_not_an_error(tmp_path):
 
 
 def test_hourly_vendor_files_map_to_hourly_partition_keys(tmp_path, monkeypatch):
-    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    use_granularity(monkeypatch, "hourly")
     _drop(tmp_path, "2022-01-02/05", "cid,review_str\n1,fine\n")
     _drop(tmp_path, "2022-01-02/23", "cid,review_str\n1,fine\n")
     _drop(tmp_path, "2022-01-03", "cid,review_str\n2,a daily file is not an hour's\n")

@@ -29,6 +29,7 @@ from ubm_platform.resources.redshift import (
     redshift_sql,
 )
 from ubm_platform.settings import SQL_DIR, SettingsError
+from ubm_platform_tests.conftest import use_granularity
 
 REDSHIFT_FILES = sorted(Path(p).relative_to(SQL_DIR).as_posix() for p in glob.glob(str(SQL_DIR / "warehouse/redshift/*.sql")))
 # The queries of the published metric that Redshift runs too (the asset's preview and row counts, `ubm show`).
@@ -178,7 +179,7 @@ def test_a_runs_partitions_are_registered_over_one_connection(fake_redshift):
 
 
 def test_hourly_partitions_register_both_partition_columns(fake_redshift, monkeypatch):
-    monkeypatch.setenv("UBM_PARTITION", "hourly")
+    use_granularity(monkeypatch, "hourly")
     state, make = fake_redshift
     warehouse, purchases = make(), "s3://ubm-lake/prod/stage/user_purchase"
     warehouse.register_partition("user_purchase_staging", purchases, "2022-01-02-05:00")
