@@ -90,3 +90,16 @@ def warehouse_metric(warehouse_file: Path, day: str, hour: int | None = None) ->
     result = {row[0]: tuple(row[1:]) for row in rows}
     assert len(result) == len(rows), "one row per customer and partition"
     return result
+
+
+def expected_metric_in_home(home: Path, day: str, review_file: Path | None = None) -> dict[int, tuple]:
+    """expected_metric for a day of the embedded default under UBM_HOME=home: its OLTP database, the
+    vendor's file of the day (or `review_file`) and the day's classified partition."""
+    from ubm_platform.resources.oltp import embedded_dsn
+
+    return expected_metric(
+        embedded_dsn(home / "oltp-pgdata"),
+        review_file or home / "landing" / "movie_review" / day / "movie_review.csv",
+        home / "lake" / "stage" / "classified_movie_review" / f"insert_date={day}",
+        day,
+    )

@@ -207,18 +207,24 @@ class LakeIOManager(StorageLocation, ConfigurableIOManager):
     def has_current_model(self) -> bool:
         return self.exists(CURRENT_MODEL_POINTER)
 
+    def _current_model(self) -> dict | None:
+        """The current model's pointer ({"version", "path"}), None before the first model."""
+        return json.loads(self.read_text(CURRENT_MODEL_POINTER)) if self.has_current_model() else None
+
     def current_model_uri(self) -> str:
         """Where the current model lives; fails clearly when none has been trained."""
-        if not self.has_current_model():
+        current = self._current_model()
+        if current is None:
             raise Failure(
                 description=f"No sentiment model yet ({self.uri(CURRENT_MODEL_POINTER)} is missing): "
                 "materialize the sentiment_model asset first (the UI, `dg launch --assets sentiment_model`, or "
                 "`ubm run`)."
             )
-        return self.uri(json.loads(self.read_text(CURRENT_MODEL_POINTER))["path"])
+        return self.uri(current["path"])
 
     def current_model_version(self) -> str | None:
-        return json.loads(self.read_text(CURRENT_MODEL_POINTER)).get("version") if self.has_current_model() else None
+        current = self._current_model()
+        return current.get("version") if current else None
 
     @contextmanager
     def staged_model(self) -> Iterator[StagedDirectory]:

@@ -18,7 +18,7 @@ from dagster import AssetKey, DagsterInstance
 
 from ubm_platform.resources.oltp import embedded_dsn
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
-from ubm_platform_tests.expected import expected_metric, warehouse_metric
+from ubm_platform_tests.expected import expected_metric_in_home, warehouse_metric
 
 DAYS = ["2022-01-02", "2022-01-03"]
 FIRST_RANGE = "2022-01-01...2022-01-05"
@@ -52,26 +52,19 @@ def test_the_first_launch_landed_each_day_once_and_trained_the_model_once_in_one
     assert sorted(r.partition_key for r in landed) == [f"2022-01-0{d}" for d in range(1, 6)]
     assert len(models) == 1 and len(runs) == 1 and {r.run_id for r in landed} == {runs[0].run_id}
     for day in FIRST_RANGE.split("..."):
-        assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
+        assert warehouse_metric(home / "warehouse.duckdb", day) == expected_metric_in_home(home, day)
 
 
 def _vendor_file(home, day):
     return home / "landing" / "movie_review" / day / "movie_review.csv"
 
 
-def _expected(home, day, review_file=None):
-    return expected_metric(
-        embedded_dsn(home / "oltp-pgdata"),
-        review_file or _vendor_file(home, day),
-        home / "lake" / "stage" / "classified_movie_review" / f"insert_date={day}",
-        day,
-    )
 
 
 @pytest.mark.parametrize("day", DAYS)
 def test_metric_matches_independent_computation(platform, day):
     home, _env, _out = platform
-    expected = _expected(home, day)
+    expected = expected_metric_in_home(home, day)
     actual = warehouse_metric(home / "warehouse.duckdb", day)
     assert len(expected) > 20, "the seeded day has activity"
     assert actual == expected
@@ -108,7 +101,7 @@ def test_plain_dagster_cli_backfills_a_partition_range_in_one_run(platform):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for day in ("2022-01-06", "2022-01-07"):
-        assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
+        assert warehouse_metric(home / "warehouse.duckdb", day) == expected_metric_in_home(home, day)
         assert (home / "lake" / "stage" / "user_purchase" / f"insert_date={day}" / "part-00000.parquet").exists()
 
 
@@ -121,7 +114,7 @@ def test_dg_launch_backfills_a_partition_range_in_one_run(platform):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for day in days:
-        assert warehouse_metric(home / "warehouse.duckdb", day) == _expected(home, day)
+        assert warehouse_metric(home / "warehouse.duckdb", day) == expected_metric_in_home(home, day)
 
 
 def test_missing_vendor_file_fails_the_run_and_names_the_path(platform):
@@ -149,7 +142,7 @@ def _quiet_days(home, tmp_path) -> dict:
 
 def _assert_quiet_day(home, day, review_file, quarantined):
     metric = warehouse_metric(home / "warehouse.duckdb", day)
-    assert metric == _expected(home, day, review_file)
+    assert metric == expected_metric_in_home(home, day, review_file)
     assert metric and all(review_count == 0 for *_, review_count in metric.values()), "purchases alone"
     classified = home / "lake" / "stage" / "classified_movie_review" / f"insert_date={day}"
     assert ds.dataset(str(classified)).count_rows() == 0
@@ -177,7 +170,7 @@ def test_a_range_mixing_quiet_days_and_a_utf16_day(platform, tmp_path):
     for day, (review_file, quarantined) in quiet.items():
         _assert_quiet_day(home, day, review_file, quarantined)
     full_day = warehouse_metric(home / "warehouse.duckdb", "2022-01-12")
-    assert full_day == _expected(home, "2022-01-12", seeded)
+    assert full_day == expected_metric_in_home(home, "2022-01-12", seeded)
     assert sum(review_count for *_, review_count in full_day.values()) > 20
 
 

@@ -48,19 +48,35 @@ def write_vendor_file(home, day: str = DAY, rows=REVIEWS) -> None:
     (landing / "movie_review.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-class Webserver:
-    """`dagster-webserver` on `code` (["-w", "workspace.yaml"] or ["-m", module]), on 127.0.0.1, in its own
-    process group (the code server and the run workers it starts stop with it)."""
+class DagsterService:
+    """A Dagster command-line service (`dagster-webserver`, `dagster-daemon run`) in its own process group,
+    so that the code server and the run workers it starts stop with it; its output goes to log_path."""
 
-    def __init__(self, env: dict, log_path: Path, code: list[str]):
+    def __init__(self, env: dict, log_path: Path, executable: str, *arguments: str):
         self.log_path = log_path
-        self.base = f"http://127.0.0.1:{free_port()}"
         self.log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), *code,
-             "-h", "127.0.0.1", "-p", self.base.rsplit(":", 1)[1]],
+            [str(Path(sys.executable).parent / executable), *arguments],
             cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+class Webserver(DagsterService):
+    """`dagster-webserver` on `code` (["-w", "workspace.yaml"] or ["-m", module]), on 127.0.0.1."""
+
+    def __init__(self, env: dict, log_path: Path, code: list[str]):
+        self.base = f"http://127.0.0.1:{free_port()}"
+        super().__init__(env, log_path, "dagster-webserver", *code, "-h", "127.0.0.1", "-p", self.base.rsplit(":", 1)[1])
 
     def wait_until_up(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
@@ -75,12 +91,9 @@ class Webserver:
                 raise AssertionError(f"dagster-webserver did not come up:\n{self.log_path.read_text()[-4000:]}")
             time.sleep(0.3)
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # with the code server it started
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+
+class Daemon(DagsterService):
+    """`dagster-daemon run` on the repository's workspace."""
+
+    def __init__(self, env: dict, log_path: Path):
+        super().__init__(env, log_path, "dagster-daemon", "run", "-w", "workspace.yaml")

@@ -12,11 +12,7 @@ follow. UBM_SENSOR_INTERVAL_S=2 makes the daemon tick every ~5 s (its loop) inst
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
@@ -34,7 +30,7 @@ from ubm_platform.resources.oltp import OltpPostgresResource
 from ubm_platform.settings import load_settings
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
 from ubm_platform_tests.defs.test_alerting_and_secrets import webhook  # noqa: F401 (fixture)
-from ubm_platform_tests.ops.conftest import DAY, REVIEWS, write_vendor_file
+from ubm_platform_tests.ops.conftest import DAY, REVIEWS, Daemon, write_vendor_file
 from ubm_platform_tests.ops.test_postgres_instance import dagster_pg  # noqa: F401 (fixture)
 
 SENSORS = ("vendor_file_sensor", "alert_on_run_failure", "alert_on_failed_checks")
@@ -78,16 +74,8 @@ def finished(ticks: list) -> list:
     return [tick for tick in ticks if tick.status.value != "STARTED"]
 
 
-class Daemon:
-    """`dagster-daemon run` on the repository's workspace, in its own process group."""
-
-    def __init__(self, env: dict, log_path):
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.process = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            env=env, cwd=PROJECT_ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+class SensorDaemon(Daemon):
+    """The daemon, waited on until its sensors' ticks show what a test expects."""
 
     def wait_for(self, what: str, condition, instance: DagsterInstance):
         deadline = time.monotonic() + DAEMON_DEADLINE_S
@@ -100,16 +88,6 @@ class Daemon:
         summary = {name: [(t.status.value, t.run_ids) for t in found] for name, found in sensor_ticks(instance).items()}
         pytest.fail(f"no {what} within {DAEMON_DEADLINE_S} s: {summary}\n{self.log_path.read_text()[-3000:]}")
 
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # the daemon and the code server it started
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
-
 
 def test_a_vendor_file_launches_its_run_and_each_failure_is_alerted_once(
     instance_env, oltp_dsn, webhook, tmp_path  # noqa: F811 (fixture)
@@ -120,7 +98,7 @@ def test_a_vendor_file_launches_its_run_and_each_failure_is_alerted_once(
     # The vendor sensor is stopped by default: turned on as an operator does.
     run_cli(["-m", "dagster", "sensor", "start", "vendor_file_sensor", "-w", "workspace.yaml"], env)
 
-    daemon = Daemon(env, tmp_path / "daemon.log")
+    daemon = SensorDaemon(env, tmp_path / "daemon.log")
     with DagsterInstance.get() as instance:
         try:
             # Every sensor has ticked once with nothing to do before the file arrives: the run-failure

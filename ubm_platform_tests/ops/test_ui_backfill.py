@@ -16,16 +16,13 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunsFilter
 
-from ubm_platform.resources.oltp import embedded_dsn
 from ubm_platform_tests.conftest import run_cli, ubm_env
-from ubm_platform_tests.expected import expected_metric, warehouse_metric
-from ubm_platform_tests.ops.conftest import Webserver
-from ubm_platform_tests.ops.test_sensor_ticks import Daemon
+from ubm_platform_tests.expected import expected_metric_in_home, warehouse_metric
+from ubm_platform_tests.ops.conftest import Daemon, Webserver
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -137,15 +134,6 @@ def _describe(instance: DagsterInstance, backfill_id: str) -> str:
     return "\n".join(lines)
 
 
-def _expected(home: Path, day: str) -> dict:
-    return expected_metric(
-        embedded_dsn(home / "oltp-pgdata"),
-        home / "landing" / "movie_review" / day / "movie_review.csv",
-        home / "lake" / "stage" / "classified_movie_review" / f"insert_date={day}",
-        day,
-    )
-
-
 def test_a_backfill_launched_as_the_ui_does_builds_everything_from_an_empty_state(served):
     home, webserver, daemon = served
     started = time.monotonic()
@@ -193,6 +181,6 @@ def test_a_backfill_launched_as_the_ui_does_builds_everything_from_an_empty_stat
         assert all(r.dagster_run.status.value == "SUCCESS" for r in _runs_of(instance, backfill_id)), runs
 
     for day in DAYS:
-        expected = _expected(home, day)
+        expected = expected_metric_in_home(home, day)
         assert expected, f"the seeded day {day} has activity"
         assert warehouse_metric(home / "warehouse.duckdb", day) == expected, day

@@ -8,13 +8,7 @@ from dagster import AssetExecutionContext, Failure, MetadataValue
 
 from ubm_platform import sql_files
 from ubm_platform.defs import quality
-from ubm_platform.defs.partitioned import (
-    PartitionOutcome,
-    gate,
-    lake_input,
-    materialize_partitions,
-    partitioned_lake_asset,
-)
+from ubm_platform.defs.partitioned import PartitionOutcome, gate, materialize_partitions, partitioned_lake_asset
 from ubm_platform.defs.metadata import lake_partition_metadata
 from ubm_platform.defs.movie_review.validation import (
     QUARANTINE_SCHEMA,
@@ -144,7 +138,7 @@ def classified_checks(lake: LakeIOManager, directory: str, raw_rows: int) -> lis
 @partitioned_lake_asset(
     "classified_movie_review",
     group="movie_review",
-    ins={"movie_review_raw": lake_input(), "sentiment_model": lake_input()},
+    inputs=("movie_review_raw", "sentiment_model"),
     kinds={"spark", "parquet"},
     description="Each valid review of the day classified negative / neutral / positive by the current "
     "sentiment model (spark_jobs/classify_movie_review.py), in stage/classified_movie_review/insert_date=<day>/.",
