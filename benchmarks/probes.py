@@ -31,10 +31,10 @@ def _emit(result: dict) -> None:
 # -- spark-session: the fixed cost of a local SparkSession ----------------------------------
 def spark_session(_args: argparse.Namespace) -> None:
     began = time.monotonic()
-    from ubm_platform.resources.spark import LocalSparkResource
+    from ubm_platform.resources.spark import local_session
 
     imported = time.monotonic()
-    spark = LocalSparkResource().session()
+    spark = local_session()
     started = time.monotonic()
     spark.stop()
     stopped = time.monotonic()
@@ -130,12 +130,11 @@ TIMED_ROUNDS = 2
 
 
 def classify_compare(args: argparse.Namespace) -> None:
-    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
+    from ubm_platform.resources.spark import load_spark_job, local_session
 
     classifier = load_spark_job("classify_movie_review.py")
     began = time.monotonic()
-    resource = LocalSparkResource()
-    spark = resource.session()
+    spark = local_session()
     cores = spark.sparkContext.defaultParallelism
     session_s = time.monotonic() - began
     out = Path(args.out)

@@ -4,8 +4,8 @@ One job classifies a whole range of partitions: it reads every listed raw partit
 classifies once, and writes the result partitioned by partition into one output folder, so a
 backfill pays Spark's start-up, the model load and the job scheduling once, not once per day.
 
-Usage:
-    spark-submit classify_movie_review.py --input RAW_DATASET_DIR --partitions PARTITIONS_JSON \
+Usage (entry_point.py beside it, see there):
+    spark-submit --py-files entry_point.py classify_movie_review.py --input RAW_DATASET_DIR --partitions PARTITIONS_JSON \
         --output OUT_DIR --model MODEL_DIR
 
 PARTITIONS_JSON lists the partitions to classify, in order, each with its folder under --input:
@@ -16,7 +16,6 @@ sentiment.
 """
 from __future__ import annotations
 
-import argparse
 import posixpath
 import json
 import os
@@ -30,6 +29,8 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.ml.util import DefaultParamsReader
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+
+from entry_point import Argument, JobArguments, main
 
 LABELS = ["negative", "neutral", "positive"]
 # The raw columns classification reads (movie_review_raw's Parquet has more); given, not inferred,
@@ -185,6 +186,15 @@ def partition_indexed(spark: SparkSession, input_path: str, partitions: list[dic
             .join(F.broadcast(index), "_partition_path").drop("_partition_path"))
 
 
+ARGUMENTS = JobArguments(
+    "Classify movie reviews with the sentiment model",
+    Argument("input_path", "--input", "the raw reviews dataset folder"),
+    Argument("partitions_uri", "--partitions", "JSON file of the partitions to classify (see above)"),
+    Argument("output_path", "--output", "the folder to write partition_index=<i>/ folders to"),
+    Argument("model_dir", "--model", "model directory (pipeline/ + ubm_model.json)"),
+)
+
+
 def run(spark: SparkSession, input_path: str, partitions_uri: str, output_path: str, model_dir: str) -> dict:
     return classify_partitions(spark, input_path, partitions_uri, output_path, model_dir, classify)
 
@@ -222,37 +232,5 @@ def classify_partitions(spark: SparkSession, input_path: str, partitions_uri: st
             "model_version": load_model(spark, model_dir)[1]["version"], "applied_by": model_scorer(spark, model_dir)[1]}
 
 
-def _dagster_pipes():
-    """Dagster Pipes when the platform launched this job on EMR (context read from and messages written to
-    S3, see ubm_platform/resources/emr.py); a no-op context for a hand-run spark-submit."""
-    if "DAGSTER_PIPES_CONTEXT" not in os.environ:
-        from contextlib import nullcontext
-
-        return nullcontext()
-    import boto3
-    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter, open_dagster_pipes
-
-    s3 = boto3.client("s3")
-    return open_dagster_pipes(context_loader=PipesS3ContextLoader(s3), message_writer=PipesS3MessageWriter(s3))
-
-
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description="Classify movie reviews with the sentiment model")
-    ap.add_argument("--input", required=True, help="the raw reviews dataset folder")
-    ap.add_argument("--partitions", required=True, help="JSON file of the partitions to classify (see above)")
-    ap.add_argument("--output", required=True)
-    ap.add_argument("--model", required=True, help="model directory (pipeline/ + ubm_model.json)")
-    args = ap.parse_args(argv)
-    spark = SparkSession.builder.appName("classify_movie_review").getOrCreate()
-    try:
-        with _dagster_pipes() as pipes:
-            summary = run(spark, args.input, args.partitions, args.output, args.model)
-            if pipes is not None:  # the summary becomes the asset's materialization metadata
-                pipes.report_custom_message(summary)
-        print(json.dumps(summary, sort_keys=True))
-    finally:
-        spark.stop()
-
-
 if __name__ == "__main__":
-    main()
+    main(ARGUMENTS, run)

@@ -1,6 +1,6 @@
 """Train the movie-review sentiment classifier (PySpark, self-contained, spark-submit ready).
 
-    spark-submit train_sentiment_model.py --labeled reviews.csv --out /models/sentiment [--holdout 0.2] [--seed 42]
+    spark-submit --py-files entry_point.py train_sentiment_model.py --labeled reviews.csv --out /models/sentiment [--holdout 0.2] [--seed 42]
 
 Model ("stacked multi-view naive Bayes", every stage a built-in Spark ML stage, see docs/model.md):
 
@@ -25,7 +25,6 @@ view's n-grams and ONE LogisticRegressionModel, which give the stack's probabili
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -46,6 +45,8 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
+
+from entry_point import Argument, JobArguments, main
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -811,44 +812,19 @@ def cross_validate(spark: SparkSession, labeled: DataFrame, work_dir: str, folds
     return {"folds": folds, "seed": seed, "params": p, **metrics_from_counts(pooled), "per_fold": per_fold}
 
 
+ARGUMENTS = JobArguments(
+    "Train the movie-review sentiment classifier",
+    Argument("labeled_path", "--labeled", "CSV with header review_str,score, an SST sentence file "
+             "('<label 0..4> <text>' a line), or a Parquet dir/glob"),
+    Argument("out_dir", "--out", "model directory to write (pipeline/ and ubm_model.json)"),
+    Argument("holdout_fraction", "--holdout", "held-out fraction for the reported metrics", float, 0.2),
+    Argument("seed", "--seed", "seed of the held-out split and the folds", int, 42),
+)
+
+
 def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42) -> dict:
-    """What the platform calls (in-process locally, through spark-submit's main() on EMR)."""
     return train(spark, load_labeled(spark, labeled_path), out_dir, holdout_fraction=holdout_fraction, seed=seed)
 
 
-def _dagster_pipes():
-    """Dagster Pipes when the platform launched this job on EMR (context read from and messages written to
-    S3, see ubm_platform/resources/emr.py); a no-op context for a hand-run spark-submit."""
-    if "DAGSTER_PIPES_CONTEXT" not in os.environ:
-        from contextlib import nullcontext
-
-        return nullcontext()
-    import boto3
-    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter, open_dagster_pipes
-
-    s3 = boto3.client("s3")
-    return open_dagster_pipes(context_loader=PipesS3ContextLoader(s3), message_writer=PipesS3MessageWriter(s3))
-
-
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description="Train the movie-review sentiment classifier")
-    ap.add_argument("--labeled", required=True, help="CSV with header review_str,score, an SST sentence file "
-                    "('<label 0..4> <text>' a line), or a Parquet dir/glob")
-    ap.add_argument("--out", required=True, help="model directory to write (pipeline/ and ubm_model.json)")
-    ap.add_argument("--holdout", type=float, default=0.2, help="held-out fraction for the reported metrics")
-    ap.add_argument("--seed", type=int, default=42)
-    args = ap.parse_args(argv)
-    spark = SparkSession.builder.appName("train_sentiment_model").getOrCreate()
-    try:
-        with _dagster_pipes() as pipes:
-            labeled = load_labeled(spark, args.labeled)
-            meta = train(spark, labeled, args.out, holdout_fraction=args.holdout, seed=args.seed)
-            if pipes is not None:  # the model's metadata becomes the asset's materialization metadata
-                pipes.report_custom_message(meta)
-        print(json.dumps(meta, indent=2, sort_keys=True))
-    finally:
-        spark.stop()
-
-
 if __name__ == "__main__":
-    main()
+    main(ARGUMENTS, run)

@@ -157,9 +157,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 # -- ubm model ------------------------------------------------------------------------------
 def _trainer_and_spark():
     """spark_jobs/train_sentiment_model.py (the code the sentiment_model asset runs) and a local Spark session."""
-    from ubm_platform.resources.spark import LocalSparkResource, load_spark_job
+    from ubm_platform.resources.spark import load_spark_job, local_session
 
-    return load_spark_job("train_sentiment_model.py"), LocalSparkResource().session()
+    return load_spark_job("train_sentiment_model.py"), local_session()
 
 
 def cmd_model_train(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from dagster import EnvVar, in_process_executor, multiprocess_executor
 from ubm_platform.resources.alerts import AlertResource
 from ubm_platform.resources.lake import LakeIOManager, LandingResource
 from ubm_platform.resources.oltp import OltpPostgresResource
-from ubm_platform.resources.spark import LocalSparkResource
+from ubm_platform.resources.spark import SparkSubmitResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource, dbt_cli
 from ubm_platform.settings import Settings
 
@@ -37,7 +37,7 @@ def local_resources(settings: Settings) -> dict:
         "oltp": _oltp(settings),
         "landing": LandingResource(root=settings.landing),
         "lake": LakeIOManager(root=str(settings.lake_root)),
-        "spark": LocalSparkResource(),
+        "spark": SparkSubmitResource(),
         "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path)),
         "dbt": dbt_cli(),
         "alerts": _alerts(),

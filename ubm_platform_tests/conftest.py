@@ -98,9 +98,9 @@ def partitioning(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def spark():
-    from ubm_platform.resources.spark import LocalSparkResource
+    from ubm_platform.resources.spark import local_session
 
-    return LocalSparkResource().session()
+    return local_session()
 
 
 def lake_upstream(*assets: str) -> list:

@@ -8,7 +8,7 @@ from dagster import DagsterInstance, materialize
 
 from ubm_platform.defs.movie_review.assets import classified_movie_review
 from ubm_platform.resources.lake import LakeIOManager
-from ubm_platform.resources.spark import LocalSparkResource
+from ubm_platform.resources.spark import SparkSubmitResource
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 from ubm_platform_tests.conftest import lake_upstream
 
@@ -32,7 +32,7 @@ def test_spark_failure_fails_the_run_and_keeps_the_published_partition(tmp_path,
 
     result = materialize(
         [*lake_upstream("movie_review_raw", "sentiment_model"), classified_movie_review], partition_key=DAY, instance=DagsterInstance.ephemeral(), raise_on_error=False,
-        resources={"lake": lake, "spark": LocalSparkResource(),
+        resources={"lake": lake, "spark": SparkSubmitResource(),
                    "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
     assert not result.success

@@ -11,16 +11,15 @@ context from (moto) S3 and writes its messages there, and the resource's reader 
 The resources run inside a real Dagster materialization (Pipes needs the asset's context).
 """
 
-import argparse
 import contextlib
 import hashlib
 import importlib.util
-import inspect
 import io
 import json
 import os
 import re
 import shlex
+import sys
 import threading
 import time
 
@@ -37,80 +36,20 @@ from dagster import (
 )
 from dagster_pipes import decode_param
 
-from ubm_platform.resources.emr import (
-    SPARK_JOB_CLI,
-    EmrJobError,
-    EmrServerlessSparkResource,
-    EmrStepsSparkResource,
-    cli_arguments,
-    split_s3_uri,
+from ubm_platform.resources.emr import EmrServerlessSparkResource, EmrStepsSparkResource, split_s3_uri
+from ubm_platform.resources.spark import (
+    ENTRY_POINT,
+    SparkJobError,
+    SparkJobResource,
+    job_command_line,
+    jvm_udfs_jar,
+    load_entry_point,
 )
-from ubm_platform.resources.spark import SparkJobResource, jvm_udfs_jar, load_spark_job
 from ubm_platform.settings import SPARK_JOBS_DIR
 from ubm_platform_tests.conftest import lake_upstream, save_tiny_sentiment_model
+from ubm_platform_tests.spark_jobs.test_entry_point import SAMPLE_ARGUMENTS
 
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"  # moto's account; the region of conftest.py's `aws`
-
-SAMPLE_ARGUMENTS = {
-    "classify_movie_review.py": {
-        "input_path": "s3://b/lake/raw/movie_review",
-        "partitions_uri": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/partitions.json",
-        "output_path": "s3://b/lake/stage/classified_movie_review/_staging/run-abc/classified",
-        "model_dir": "s3://b/lake/models/sentiment/sentiment-123",
-    },
-    "train_sentiment_model.py": {
-        "labeled_path": "s3://b/lake/raw/movie_review/insert_date=*/*.parquet",
-        "out_dir": "s3://b/lake/models/sentiment/_staging/unversioned-abc",
-        "holdout_fraction": 0.25,
-        "seed": 7,
-    },
-}
-
-
-# -- the keyword arguments -> command line mapping, against the scripts themselves ---------------
-
-
-def test_every_script_has_a_mapping_for_every_run_argument():
-    scripts = sorted(p.name for p in SPARK_JOBS_DIR.glob("*.py"))
-    assert sorted(SPARK_JOB_CLI) == scripts, "each spark_jobs/ script needs an entry in SPARK_JOB_CLI"
-    for script, options in SPARK_JOB_CLI.items():
-        parameters = list(inspect.signature(load_spark_job(script).run).parameters)[1:]  # after `spark`
-        assert sorted(options) == sorted(parameters), script
-        assert sorted(SAMPLE_ARGUMENTS[script]) == sorted(parameters), script
-
-
-class _Parsed(Exception):
-    def __init__(self, namespace):
-        self.namespace = namespace
-
-
-@pytest.mark.parametrize("script", sorted(SPARK_JOB_CLI))
-def test_main_parses_the_mapped_command_line_back_to_the_same_values(script, monkeypatch):
-    """What EMR runs is `spark-submit script <options>`: the script's own argparse must read them back."""
-    arguments = SAMPLE_ARGUMENTS[script]
-    argv = cli_arguments(script, arguments)
-
-    def capture(parser, args=None, namespace=None):
-        parsed = argparse.ArgumentParser.parse_known_args(parser, args, namespace)
-        if parsed[1]:
-            parser.error(f"unrecognized arguments: {' '.join(parsed[1])}")
-        raise _Parsed(parsed[0])
-
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
-    with pytest.raises(_Parsed) as parsed:
-        load_spark_job(script).main(argv)
-    namespace = vars(parsed.value.namespace)
-    for name, option in SPARK_JOB_CLI[script].items():
-        assert namespace[option.lstrip("-").replace("-", "_")] == arguments[name], (script, name)
-
-
-def test_unknown_scripts_and_arguments_are_refused():
-    with pytest.raises(ValueError, match="no command-line mapping"):
-        cli_arguments("nope.py", {})
-    with pytest.raises(ValueError, match=r"\['model_version'\]"):
-        cli_arguments("classify_movie_review.py", {**SAMPLE_ARGUMENTS["classify_movie_review.py"], "model_version": "x"})
-    assert "--seed" not in cli_arguments("train_sentiment_model.py", {"labeled_path": "a", "out_dir": "b", "seed": None})
-
 
 def test_run_job_on_emr_needs_the_assets_context():
     resource = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1")
@@ -123,20 +62,17 @@ def test_a_packed_python_environment_runs_the_driver_and_the_executors():
     archive = "s3://b/python/ubm-jobs.tar.gz"
     steps = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1",
                                   python_archive_uri=archive)
-    args = steps.step_arguments("s3://b/code/x/classify_movie_review.py", ["--date", DAY], {"DAGSTER_PIPES_CONTEXT": "c"})
-    confs = dict(c.split("=", 1) for c in args[4:-3:2])
+    confs = steps.python_environment_conf()
     assert confs["spark.archives"] == f"{archive}#environment"
     assert confs["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
-    assert confs["spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT"] == "c"
     serverless = EmrServerlessSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", application_id="a1",
                                             execution_role_arn=ROLE, python_archive_uri=archive)
-    parameters = serverless.start_job_run_params("x.py", "s3://b/x.py", [], "r1")["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
-    confs = dict(c.split("=", 1) for c in shlex.split(parameters)[1::2])
+    confs = serverless.python_environment_conf()
     assert confs["spark.archives"] == f"{archive}#environment"
     assert confs["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] == "./environment/bin/python"
     assert confs["spark.executorEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     no_archive = EmrStepsSparkResource(code_uri="s3://b/code", runs_uri="s3://b/runs", cluster_id="j-1")
-    assert not [a for a in no_archive.step_arguments("s3://b/x.py", [], {}) if "PYSPARK_PYTHON" in a or "archives" in a]
+    assert no_archive.python_environment_conf() == {}
 
 
 # -- playing AWS's part ------------------------------------------------------------------------------
@@ -171,13 +107,13 @@ class RemoteSide(threading.Thread):
         return self.job
 
 
-def _uploaded_script(aws, uri: str, script: str) -> bytes:
-    """The uploaded script, checked against spark_jobs/ by content hash."""
+def _uploaded(aws, uri: str, local_file) -> bytes:
+    """An uploaded file, checked against the checkout's by content hash."""
     bucket, key = split_s3_uri(uri)
     assert bucket == aws.bucket
     body = aws.get(key)
-    local = (SPARK_JOBS_DIR / script).read_bytes()
-    assert key == f"ubm/code/{hashlib.sha256(local).hexdigest()}/{script}" and body == local
+    local = local_file.read_bytes()
+    assert key == f"ubm/code/{hashlib.sha256(local).hexdigest()}/{local_file.name}" and body == local
     return body
 
 
@@ -222,7 +158,7 @@ def _as_the_driver(aws, env: dict[str, str]):
 
 def _report_through_pipes(aws, env: dict[str, str], summary: dict | None, seen: dict | None = None) -> None:
     """A job that only opens Pipes the way the scripts do (their own helper) and reports `summary`."""
-    with _as_the_driver(aws, env), load_spark_job("classify_movie_review.py")._dagster_pipes() as pipes:
+    with _as_the_driver(aws, env), load_entry_point().open_pipes() as pipes:
         if seen is not None:
             seen.update(asset_key=pipes.asset_key, partition_key=pipes.partition_key, run_id=pipes.run_id)
         if summary is not None:
@@ -248,8 +184,9 @@ def _end_step(step, state: str, failure: dict | None = None) -> None:
     step.state = state
 
 
-def _step_parts(step) -> tuple[str, list[str], dict[str, str]]:
-    """(script URI, the script's arguments, the driver's Pipes environment) of a step, checking its shape."""
+def _step_parts(step) -> tuple[str, list[str], dict[str, str], dict[str, str]]:
+    """(script URI, the script's arguments, the driver's Pipes environment, the Spark settings) of a step,
+    checking its shape."""
     args = list(step.args)
     assert step.jar == "command-runner.jar" and step.action_on_failure == "CONTINUE"
     assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
@@ -259,7 +196,8 @@ def _step_parts(step) -> tuple[str, list[str], dict[str, str]]:
     assert "spark.sql.session.timeZone=UTC" in confs[1::2]
     # AddJobFlowSteps limits: Name 256 characters, each argument 10280 (EMR API reference).
     assert len(step.name) <= 256 and all(len(a) <= 10280 for a in args)
-    return args[uri_at], args[uri_at + 1:], _driver_env(confs[1::2], "spark.yarn.appMasterEnv.")
+    return (args[uri_at], args[uri_at + 1:], _driver_env(confs[1::2], "spark.yarn.appMasterEnv."),
+            dict(c.split("=", 1) for c in confs[1::2]))
 
 
 @pytest.fixture
@@ -364,9 +302,35 @@ class _SessionClass:
         return self._spark
 
 
-def _run_script_locally(aws, spark, mirror, script: str, uri: str, app_args: list[str], env: dict[str, str]) -> None:
-    """What the Spark driver would do: the uploaded script's main() with the job's arguments, under Pipes."""
-    body = _uploaded_script(aws, uri, script)
+@contextlib.contextmanager
+def _importable_as(name: str, module):
+    saved = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        yield
+    finally:
+        if saved is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = saved
+
+
+def _load(path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    with _importable_as(name, module):
+        spec.loader.exec_module(module)
+    return module
+
+
+def _run_script_locally(aws, spark, mirror, script: str, uri: str, app_args: list[str], env: dict[str, str],
+                        confs: dict[str, str]) -> None:
+    """What the Spark driver would do: the uploaded script, through the uploaded entry point (its py-files),
+    with the job's arguments, under Pipes."""
+    code = mirror / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / script).write_bytes(_uploaded(aws, uri, SPARK_JOBS_DIR / script))
+    (code / ENTRY_POINT.name).write_bytes(_uploaded(aws, confs["spark.submit.pyFiles"], ENTRY_POINT))
 
     def local(value: str) -> str:
         if not value.startswith("s3://"):
@@ -374,23 +338,20 @@ def _run_script_locally(aws, spark, mirror, script: str, uri: str, app_args: lis
         bucket, key = split_s3_uri(value)
         return str(mirror / bucket / key)
 
-    script_file = mirror / "code" / script
-    script_file.parent.mkdir(parents=True, exist_ok=True)
-    script_file.write_bytes(body)
-    spec = importlib.util.spec_from_file_location(f"uploaded_{script[:-3]}", script_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.SparkSession = _SessionClass(spark)
+    entry_point = _load(code / ENTRY_POINT.name, ENTRY_POINT.stem)
+    with _importable_as(ENTRY_POINT.stem, entry_point):
+        job = _load(code / script, f"uploaded_{script[:-3]}")
+    entry_point.SparkSession = _SessionClass(spark)
     with _as_the_driver(aws, env), contextlib.redirect_stdout(io.StringIO()):
-        module.main([local(a) for a in app_args])
+        entry_point.main(job.ARGUMENTS, job.run, [local(a) for a in app_args])
 
 
 def _run_step_locally(aws, spark, mirror, script: str):
     def behave(step):
-        uri, app_args, env = _step_parts(step)
+        uri, app_args, env, confs = _step_parts(step)
         _check_pipes_locations(aws, env, script)
         step.state = "RUNNING"
-        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env, confs)
         _end_step(step, "COMPLETED")
 
     return behave
@@ -479,8 +440,8 @@ def test_step_runs_the_uploaded_script_under_pipes_and_returns_its_summary(aws, 
 
     step = remote.finish()
     _check_classified(mirror, aws, review_ids, cids, summary, metadata)
-    _, app_args, _ = _step_parts(step)
-    assert app_args == cli_arguments(script, arguments)
+    _, app_args, _, confs = _step_parts(step)
+    assert app_args == job_command_line(script, arguments)
     jars = [a.split("=", 1)[1] for a in step.args if a.startswith("spark.jars=")]
     assert len(jars) == 1 and re.fullmatch(r"s3://[^/]+/ubm/code/[0-9a-f]{64}/ubm-jvm-udfs-[0-9a-f]{16}\.jar", jars[0])
     assert aws.get(jars[0].split("/", 3)[3]) == jvm_udfs_jar().read_bytes(), "spark_jobs/jvm's jar, uploaded for the step"
@@ -519,12 +480,12 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(
     state, make_warehouse = fake_redshift
 
     def behave(step):
-        uri, app_args, env = _step_parts(step)
+        uri, app_args, env, confs = _step_parts(step)
         step.state = "RUNNING"
         partitions_file = split_s3_uri(app_args[app_args.index("--partitions") + 1])[1]
         (mirror / aws.bucket / partitions_file).parent.mkdir(parents=True, exist_ok=True)
         (mirror / aws.bucket / partitions_file).write_bytes(aws.get(partitions_file))  # the asset wrote it to S3
-        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env, confs)
         _sync_to_s3(aws, mirror, split_s3_uri(app_args[app_args.index("--output") + 1])[1])
         _end_step(step, "COMPLETED")
 
@@ -551,7 +512,7 @@ def test_classified_movie_review_on_emr_steps_gets_its_metadata_through_pipes(
 
 def _complete_with(aws, summary: dict | None, seen: dict | None = None):
     def behave(step):
-        _, _, env = _step_parts(step)
+        _, _, env, _ = _step_parts(step)
         _report_through_pipes(aws, env, summary, seen)
         _end_step(step, "COMPLETED")
 
@@ -569,13 +530,14 @@ def test_the_job_gets_the_assets_context_and_the_script_is_uploaded_once(aws, cl
         remote.finish()
         assert seen["asset_key"] == "spark_job" and seen["partition_key"] == day, "the injected context"
     uploaded = sorted(k.rsplit("/", 1)[1] for k in aws.keys("ubm/code/"))
-    assert uploaded == sorted([script, jvm_udfs_jar().name]), "the script and spark_jobs/jvm's jar, once each"
+    assert uploaded == sorted([script, ENTRY_POINT.name, jvm_udfs_jar().name]), \
+        "the script, its entry point and spark_jobs/jvm's jar, once each"
     assert len(_emr_backend().clusters[cluster].steps) == 2
 
 
 def _materialize_failing(resource, script: str = "classify_movie_review.py"):
-    """The EmrJobError a materialization fails with."""
-    with pytest.raises(EmrJobError) as error:
+    """The error a materialization fails with."""
+    with pytest.raises(SparkJobError) as error:
         _materialize(resource, script, SAMPLE_ARGUMENTS[script])
     return str(error.value)
 
@@ -611,7 +573,7 @@ def test_a_step_that_completes_without_reporting_a_summary_fails_clearly(aws, cl
     remote.start()
     message = _materialize_failing(_steps_resource(aws, cluster))
     step = remote.finish()
-    assert f"EMR step {step.id} on cluster {cluster} ended COMPLETED but reported no summary through Dagster Pipes" in message
+    assert f"EMR step {step.id} on cluster {cluster} ended without reporting its summary through Dagster Pipes" in message
 
 
 def test_a_terminated_cluster_takes_no_steps(aws, cluster):
@@ -658,8 +620,9 @@ def _new_job_run(application_id: str):
 TAG_VALUE = re.compile(r"^[A-Za-z0-9 /_.:=+@-]{0,256}$")
 
 
-def _job_run_parts(aws, run, script: str) -> tuple[str, list[str], dict[str, str]]:
-    """(script URI, the script's arguments, the driver's Pipes environment) of a job run, checking its shape."""
+def _job_run_parts(aws, run, script: str) -> tuple[str, list[str], dict[str, str], dict[str, str]]:
+    """(script URI, the script's arguments, the driver's Pipes environment, the Spark settings) of a job run,
+    checking its shape."""
     driver = run.job_driver["sparkSubmit"]
     assert run.execution_role_arn == ROLE
     log_uri = run.configuration_overrides["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
@@ -670,7 +633,8 @@ def _job_run_parts(aws, run, script: str) -> tuple[str, list[str], dict[str, str
     assert run.tags.get("dagster/run-id") and all(TAG_VALUE.match(v) for v in run.tags.values()), run.tags
     env = _driver_env(parameters[1::2], "spark.emr-serverless.driverEnv.")
     _check_pipes_locations(aws, env, script)
-    return driver["entryPoint"], list(driver["entryPointArguments"]), env
+    return (driver["entryPoint"], list(driver["entryPointArguments"]), env,
+            dict(c.split("=", 1) for c in parameters[1::2]))
 
 
 def test_serverless_job_run_runs_the_script_under_pipes_and_returns_its_summary(aws, application, spark, tmp_path):
@@ -680,10 +644,10 @@ def test_serverless_job_run_runs_the_script_under_pipes_and_returns_its_summary(
     arguments = _classify_arguments(aws)
 
     def behave(run):
-        uri, app_args, env = _job_run_parts(aws, run, script)
-        assert app_args == cli_arguments(script, arguments)
+        uri, app_args, env, confs = _job_run_parts(aws, run, script)
+        assert app_args == job_command_line(script, arguments)
         run.state = "RUNNING"
-        _run_script_locally(aws, spark, mirror, script, uri, app_args, env)
+        _run_script_locally(aws, spark, mirror, script, uri, app_args, env, confs)
         run.state = "SUCCESS"
 
     remote = RemoteSide(_new_job_run(application), behave)

@@ -18,7 +18,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
-from ubm_platform.resources.spark import LocalSparkResource
+from ubm_platform.resources.spark import local_session
 from ubm_platform_tests.conftest import shared_data, sst_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def synthetic(n: int, seed: int) -> list[tuple[str, int]]:
 def spark():
     """The platform's local session (spark_jobs/jvm's scorer on its classpath); a running one is reused (and left
     running)."""
-    session = LocalSparkResource().session()
+    session = local_session()
     previous = session.conf.get("spark.sql.shuffle.partitions")
     session.conf.set("spark.sql.shuffle.partitions", "4")
     yield session
