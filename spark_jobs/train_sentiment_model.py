@@ -819,11 +819,14 @@ ARGUMENTS = JobArguments(
     Argument("out_dir", "--out", "model directory to write (pipeline/ and ubm_model.json)"),
     Argument("holdout_fraction", "--holdout", "held-out fraction for the reported metrics", float, 0.2),
     Argument("seed", "--seed", "seed of the held-out split and the folds", int, 42),
+    Argument("params", "--params", "JSON object of training parameters overriding DEFAULT_PARAMS", str, "{}"),
 )
 
 
-def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42) -> dict:
-    return train(spark, load_labeled(spark, labeled_path), out_dir, holdout_fraction=holdout_fraction, seed=seed)
+def run(spark: SparkSession, labeled_path: str, out_dir: str, holdout_fraction: float = 0.2, seed: int = 42,
+        params: str = "{}") -> dict:
+    return train(spark, load_labeled(spark, labeled_path), out_dir, holdout_fraction=holdout_fraction, seed=seed,
+                 params=json.loads(params))
 
 
 if __name__ == "__main__":

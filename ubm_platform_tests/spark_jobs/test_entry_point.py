@@ -19,6 +19,7 @@ SAMPLE_ARGUMENTS = {
         "out_dir": "s3://b/lake/models/sentiment/_staging/unversioned-abc",
         "holdout_fraction": 0.25,
         "seed": 7,
+        "params": '{"folds": 3, "word_ngrams": [1, 2]}',
     },
 }
 
@@ -58,7 +59,7 @@ def test_a_default_left_out_is_the_scripts_default_and_bad_values_are_refused():
     arguments = load_spark_job("train_sentiment_model.py").ARGUMENTS
     argv = arguments.command_line({"labeled_path": "a", "out_dir": "b", "seed": None})
     assert "--seed" not in argv and arguments.parse(argv) == {
-        "labeled_path": "a", "out_dir": "b", "holdout_fraction": 0.2, "seed": 42}
+        "labeled_path": "a", "out_dir": "b", "holdout_fraction": 0.2, "seed": 42, "params": "{}"}
     with pytest.raises(ValueError, match=r"unknown argument\(s\) \['model_version'\]"):
         arguments.command_line({"labeled_path": "a", "out_dir": "b", "model_version": "x"})
     with pytest.raises(ValueError, match=r"out_dir \(--out\) is required"):

@@ -1,6 +1,6 @@
 """The sentiment model scripts (spark_jobs/train_sentiment_model.py, spark_jobs/classify_movie_review.py).
 
-The scripts are standalone spark-submit files (spark_jobs is not a package), so they are imported by path.
+The scripts are standalone spark-submit files (spark_jobs is not a package), imported by path (load_spark_job).
 A small synthetic labelled set is trained once per module; the tests check the model really separates obvious
 positive and negative texts on rows it did not see, that `evaluate` agrees with an independent count over collected
 predictions, that versions and fingerprints are deterministic, and that classification keeps every row.
@@ -8,31 +8,19 @@ predictions, that versions and fingerprints are deterministic, and that classifi
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import random
-from pathlib import Path
 
 import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
-from ubm_platform.resources.spark import local_session
+from ubm_platform.resources.spark import load_spark_job, local_session
 from ubm_platform_tests.conftest import shared_data, sst_rows
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"ubm_test_{name}", ROOT / "spark_jobs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tsm = _load("train_sentiment_model")
-cmr = _load("classify_movie_review")
+tsm = load_spark_job("train_sentiment_model.py")
+cmr = load_spark_job("classify_movie_review.py")
 
 POS = ["wonderful", "brilliant", "delightful", "moving", "superb", "charming", "gorgeous", "funny"]
 NEG = ["boring", "awful", "tedious", "dreadful", "clumsy", "lifeless", "stupid", "pointless"]

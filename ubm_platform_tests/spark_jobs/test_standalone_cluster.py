@@ -45,6 +45,9 @@ from ubm_platform_tests.conftest import lake_upstream
 MASTER_VARIABLE, WORK_DIR_VARIABLE = "UBM_SPARK_TEST_MASTER", "UBM_SPARK_TEST_WORK_DIR"
 DAYS = {"2022-03-01": 140, "2022-03-02": 90}
 TRAINING_ROWS, EVALUATION_ROWS = 900, 600
+# fewer views, folds and word vectors than the defaults: the same stages and code paths, in less time
+TRAINING_PARAMS = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"],
+                   "embedding_words": 2000, "folds": 3}
 
 
 @dataclass
@@ -139,10 +142,15 @@ def _reviews(seed: int, n: int) -> tuple[list[str], list[int]]:
 
 
 def _event_logs(folder: Path) -> dict[str, list[dict]]:
-    """Each application's event log (uncompressed, one JSON event a line), by the application's name."""
+    """Each application's event log (one JSON event a line, uncompressed), by the application's name: a file,
+    or a folder of numbered files (`eventlog_v2_<app>/events_<n>_<app>`, the rolling layout)."""
     logs = {}
-    for path in sorted(folder.iterdir()):
-        events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for entry in sorted(folder.iterdir()):
+        if entry.name.endswith(".crc"):  # Hadoop's local checksums
+            continue
+        parts = sorted((p for p in entry.iterdir() if p.name.startswith("events_") and p.suffix != ".crc"),
+                       key=lambda p: int(p.name.split("_")[1])) if entry.is_dir() else [entry]
+        events = [json.loads(line) for part in parts for line in part.read_text().splitlines() if line.strip()]
         start = next(e for e in events if e["Event"] == "SparkListenerApplicationStart")
         logs[start["App Name"]] = events
     return logs
@@ -197,7 +205,8 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
     trained = materialize(
         [*lake_upstream("movie_review_raw"), sentiment_model], instance=DagsterInstance.ephemeral(),
         resources={"lake": lake, "spark": resource},
-        run_config={"ops": {"sentiment_model": {"config": {"training_data": str(training)}}}},
+        run_config={"ops": {"sentiment_model": {"config": {"training_data": str(training),
+                                                            "training_params": TRAINING_PARAMS}}}},
     )
     (model,) = trained.asset_materializations_for_node("sentiment_model")
     cluster_model = lake.local_path(lake.model_path(model.metadata["model_version"].value))
@@ -205,7 +214,7 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
     # training in local mode on the same rows: the same model, up to floating-point order
     trainer = load_spark_job("train_sentiment_model.py")
     local_model = tmp_path / "local-model"
-    local_meta = trainer.run(spark, str(training), str(local_model))
+    local_meta = trainer.run(spark, str(training), str(local_model), params=json.dumps(TRAINING_PARAMS))
     assert local_meta["version"] == model.metadata["model_version"].value, "same data and parameters read"
     classifier = load_spark_job("classify_movie_review.py")
     held_out_texts, _ = _reviews(13, EVALUATION_ROWS)

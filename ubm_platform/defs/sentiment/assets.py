@@ -1,5 +1,6 @@
 """sentiment_model: the Spark ML classifier that labels reviews negative / neutral / positive."""
 
+import json
 import math
 
 from dagster import AssetCheckResult, AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset
@@ -27,6 +28,11 @@ class SentimentModelConfig(Config):
         "Defaults to UBM_TRAINING_DATA.",
     )
     holdout_fraction: float = Field(default=0.2, description="Share of rows kept out of training for evaluation.")
+    training_params: dict = Field(
+        default_factory=dict,
+        description="Training parameters overriding the tuned defaults (DEFAULT_PARAMS in "
+        "spark_jobs/train_sentiment_model.py, docs/model.md); the model's version hashes them.",
+    )
     min_accuracy: float = Field(
         default=0.6, description="A model below this held-out 3-class accuracy is refused, never made current."
     )
@@ -149,6 +155,7 @@ def sentiment_model(context: AssetExecutionContext, config: SentimentModelConfig
             labeled_path=labeled,
             out_dir=lake.uri(staging.path),
             holdout_fraction=config.holdout_fraction,
+            params=json.dumps(config.training_params, sort_keys=True),
         )
         checks = model_checks(model, config.min_accuracy)
         if quality.blocking_failures(checks):
