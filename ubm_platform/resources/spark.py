@@ -349,9 +349,9 @@ class SparkSubmitResource(SparkJobResource):
                context) -> SubmittedJob:
         env = {**os.environ, **pipes_env}
         env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the driver listens on this machine only
-        # its own process group: an interrupted run stops spark-submit's JVM and its Python driver together
+        # In the run's process group, and ended with its parent: a killed run leaves no job writing on.
         process = subprocess.Popen(self.submit_command(script, command_line, f"ubm {script} {run_id}"), env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_end_with_parent)
         job = SubmittedJob(str(process.pid), f"spark_jobs/{script} (spark-submit --master {self.master})",
                            "the run's stdout and stderr (compute logs)", process)
         # spark-submit hands the Python driver's stderr to its own stdout: the error can be in either
@@ -368,13 +368,33 @@ class SparkSubmitResource(SparkJobResource):
             raise SparkJobError(f"{job.description} failed with exit code {code}; the end of its output:\n{tail}")
 
     def cancel(self, job: SubmittedJob) -> None:
+        """spark-submit's JVM and the Python driver it started, TERM then KILL."""
+        import psutil
+
         try:
-            os.killpg(job.process.pid, signal.SIGTERM)
-            job.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            processes = [psutil.Process(job.process.pid)]
+            processes += processes[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for signal_them, wait_s in (("terminate", 20), ("kill", 10)):
+            for process in processes:
+                try:
+                    getattr(process, signal_them)()
+                except psutil.NoSuchProcess:
+                    pass
+            _, processes = psutil.wait_procs(processes, timeout=wait_s)
+            if not processes:
+                return
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM when the process that started it dies (as pyspark's own
+    JVM ends when its Python process does), so a killed run worker leaves no spark-submit behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 if __name__ == "__main__":  # `python -m ubm_platform.resources.spark --check-java`, used by `make setup`

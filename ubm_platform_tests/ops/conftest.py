@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -79,17 +80,25 @@ class Webserver(DagsterService):
         super().__init__(env, log_path, "dagster-webserver", *code, "-h", "127.0.0.1", "-p", self.base.rsplit(":", 1)[1])
 
     def wait_until_up(self, timeout_s: float = 120) -> None:
+        """Until the webserver answers and every code location has loaded (a request before that can fail)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{self.base}/server_info", timeout=2) as response:
-                    if response.status == 200:
-                        return
+                if self._locations_loaded():
+                    return
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"dagster-webserver did not come up:\n{self.log_path.read_text()[-4000:]}")
             time.sleep(0.3)
+
+    def _locations_loaded(self) -> bool:
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
+        request = urllib.request.Request(f"{self.base}/graphql", data=json.dumps({"query": query}).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.loads(response.read())["data"]["workspaceOrError"].get("locationEntries") or []
+        return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
 
 
 class Daemon(DagsterService):

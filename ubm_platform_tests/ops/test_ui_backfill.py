@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -77,8 +78,11 @@ def graphql(base: str, query: str, variables: dict) -> dict:
         f"{base}/graphql", data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json"}, method="POST",
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # the server's own account of the error
+        raise AssertionError(f"{exc}: {exc.read().decode(errors='replace')[-4000:]}") from None
     assert not body.get("errors"), body["errors"]
     return body["data"]
 
