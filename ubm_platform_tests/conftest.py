@@ -17,6 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ubm_platform.resources.spark import SparkJobResource, job_command_line, load_spark_job, local_session
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("UBM_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 REGION = "us-east-1"
@@ -98,8 +100,6 @@ def partitioning(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def spark():
-    from ubm_platform.resources.spark import local_session
-
     return local_session()
 
 
@@ -224,3 +224,51 @@ def save_tiny_sentiment_model(spark, texts: list[str], scores: list[int], model_
     (model_dir / "ubm_model.json").write_text(json.dumps({"version": model_dir.name,
                                                          "labels": ["negative", "neutral", "positive"]}))
 
+
+
+class InProcessSparkJobs(SparkJobResource):
+    """Stands in for the spark resource in tests of an asset's own logic around its job: the script's run() on
+    the tests' shared local session, its arguments through the script's own command line. Running the jobs
+    through spark-submit is tested on its own (resources/test_spark_submit.py, spark_jobs/test_standalone_cluster.py,
+    the end-to-end tests)."""
+
+    def run_job(self, script: str, context=None, **arguments) -> dict:
+        job = load_spark_job(script)
+        return job.run(local_session(), **job.ARGUMENTS.parse(job_command_line(script, arguments)))
+
+
+# fewer views, folds and word vectors than the defaults: the same stages, in a fraction of the time
+SMALL_TRAINING_PARAMS = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"],
+                         "embedding_words": 2000, "folds": 3}
+
+
+@pytest.fixture(scope="session")
+def trained_model(spark, tmp_path_factory) -> Path:
+    """A model trained once per session by spark_jobs/train_sentiment_model.py on generated vendor reviews, for
+    end-to-end tests whose subject is not training (the first launch, Pagila, SST and the cluster train their own)."""
+    import csv
+    import json
+
+    import numpy as np
+
+    from ubm_platform.seed.reviews import make_reviews
+
+    work = tmp_path_factory.mktemp("trained_model")
+    texts, scores = make_reviews(np.random.default_rng(21), [f"film {i}" for i in range(600)], 600)
+    with open(work / "labelled.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("review_str", "score"), *zip(texts, (int(s) for s in scores))])
+    load_spark_job("train_sentiment_model.py").run(spark, str(work / "labelled.csv"), str(work / "model"),
+                                                   params=json.dumps(SMALL_TRAINING_PARAMS))
+    return work / "model"
+
+
+def install_model(home: Path, model: Path) -> None:
+    """Make `model` the current sentiment model of the platform at UBM_HOME=home (its lake under home/lake)."""
+    import json
+
+    from ubm_platform.resources.lake import LakeIOManager
+
+    version = json.loads((model / "ubm_model.json").read_text())["version"]
+    lake = LakeIOManager(root=str(home / "lake"))
+    shutil.copytree(model, lake.local_path(lake.model_path(version)))
+    lake.make_current_model(version)

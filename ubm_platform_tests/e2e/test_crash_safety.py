@@ -12,7 +12,7 @@ import time
 import pyarrow.dataset as ds
 import pytest
 
-from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
+from ubm_platform_tests.conftest import PROJECT_ROOT, install_model, run_cli, ubm_env
 from ubm_platform_tests.expected import expected_metric_in_home, warehouse_metric
 
 DAY = "2022-01-03"
@@ -30,11 +30,11 @@ def _snapshot(home):
 
 
 @pytest.fixture(scope="module")
-def platform(state_dirs):
+def platform(state_dirs, trained_model):
     home = state_dirs("ubm_crash")
     env = ubm_env(home)
-    # Scale 2: enough scored vendor rows in three days for the first model (>= 10 held out).
     run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-04", "--scale", "2"], env)
+    install_model(home, trained_model)  # training is the first launch's subject (test_pipeline_embedded.py)
     run_cli(["run", "--from", "2022-01-01", "--to", DAY], env)
     return home, env, _snapshot(home)
 

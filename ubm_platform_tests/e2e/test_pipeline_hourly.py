@@ -9,17 +9,18 @@ import psycopg
 import pytest
 
 from ubm_platform.resources.oltp import embedded_dsn
-from ubm_platform_tests.conftest import run_cli, ubm_env
+from ubm_platform_tests.conftest import install_model, run_cli, ubm_env
 from ubm_platform_tests.expected import expected_metric, valid_reviews, warehouse_metric
 
 DAYS = ["2022-01-01", "2022-01-02"]
 
 
 @pytest.fixture(scope="module")
-def hourly_platform(state_dirs):
+def hourly_platform(state_dirs, trained_model):
     home = state_dirs("ubm_home_hourly")
     env = ubm_env(home, UBM_PARTITION="hourly")
     run_cli(["seed", "--from", DAYS[0], "--to", DAYS[-1], "--scale", "4"], env)
+    install_model(home, trained_model)  # training is the first launch's subject (test_pipeline_embedded.py)
     result = run_cli(["run", "--from", DAYS[0], "--to", DAYS[-1]], env)
     return home, env, result.stdout
 

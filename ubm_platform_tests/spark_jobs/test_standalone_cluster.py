@@ -40,14 +40,11 @@ from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.spark import ENTRY_POINT, SparkSubmitResource, jvm_udfs_jar, load_spark_job
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 from ubm_platform.seed.reviews import make_reviews
-from ubm_platform_tests.conftest import lake_upstream
+from ubm_platform_tests.conftest import SMALL_TRAINING_PARAMS, lake_upstream
 
 MASTER_VARIABLE, WORK_DIR_VARIABLE = "UBM_SPARK_TEST_MASTER", "UBM_SPARK_TEST_WORK_DIR"
 DAYS = {"2022-03-01": 140, "2022-03-02": 90}
 TRAINING_ROWS, EVALUATION_ROWS = 900, 600
-# fewer views, folds and word vectors than the defaults: the same stages and code paths, in less time
-TRAINING_PARAMS = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": ["vader", "afinn"],
-                   "embedding_words": 2000, "folds": 3}
 
 
 @dataclass
@@ -206,7 +203,7 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
         [*lake_upstream("movie_review_raw"), sentiment_model], instance=DagsterInstance.ephemeral(),
         resources={"lake": lake, "spark": resource},
         run_config={"ops": {"sentiment_model": {"config": {"training_data": str(training),
-                                                            "training_params": TRAINING_PARAMS}}}},
+                                                            "training_params": SMALL_TRAINING_PARAMS}}}},
     )
     (model,) = trained.asset_materializations_for_node("sentiment_model")
     cluster_model = lake.local_path(lake.model_path(model.metadata["model_version"].value))
@@ -214,7 +211,7 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
     # training in local mode on the same rows: the same model, up to floating-point order
     trainer = load_spark_job("train_sentiment_model.py")
     local_model = tmp_path / "local-model"
-    local_meta = trainer.run(spark, str(training), str(local_model), params=json.dumps(TRAINING_PARAMS))
+    local_meta = trainer.run(spark, str(training), str(local_model), params=json.dumps(SMALL_TRAINING_PARAMS))
     assert local_meta["version"] == model.metadata["model_version"].value, "same data and parameters read"
     classifier = load_spark_job("classify_movie_review.py")
     held_out_texts, _ = _reviews(13, EVALUATION_ROWS)

@@ -15,10 +15,10 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA, classified_movie_review
 from ubm_platform.defs.movie_review.validation import RAW_REVIEW_SCHEMA
 from ubm_platform.resources.lake import LakeIOManager
-from ubm_platform.resources.spark import SparkSubmitResource, load_spark_job
+from ubm_platform.resources.spark import load_spark_job
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 from ubm_platform.seed.reviews import make_reviews
-from ubm_platform_tests.conftest import lake_upstream, save_tiny_sentiment_model
+from ubm_platform_tests.conftest import InProcessSparkJobs, lake_upstream, save_tiny_sentiment_model
 
 REVIEWS_PER_DAY = {"2022-01-02": 9, "2022-01-03": 0, "2022-01-04": 14, "2022-01-05": 6}
 MODEL = "models/sentiment/sentiment-range"
@@ -55,7 +55,7 @@ def _materialize(lake: LakeIOManager, tmp_path, first: str, last: str):
     return materialize(
         [*lake_upstream("movie_review_raw", "sentiment_model"), classified_movie_review], instance=DagsterInstance.ephemeral(), raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        resources={"lake": lake, "spark": SparkSubmitResource(),
+        resources={"lake": lake, "spark": InProcessSparkJobs(),
                    "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
 
