@@ -104,15 +104,16 @@ def open_pipes():
 
 
 def main(arguments: JobArguments, run: Callable[..., dict], argv: list[str] | None = None) -> None:
-    """Parse the command line, run the job under Pipes, report its summary and print it."""
+    """Parse the command line, run the job under Pipes and report its summary (print it when run by hand)."""
     arguments.check_matches(run)
     values = arguments.parse(argv)
     spark = SparkSession.builder.getOrCreate()
     try:
         with open_pipes() as pipes:
             summary = run(spark, **values)
-            if pipes is not None:
+            if pipes is None:  # run by hand: the summary is the output
+                print(json.dumps(summary, sort_keys=True))
+            else:
                 pipes.report_custom_message(summary)
-        print(json.dumps(summary, sort_keys=True))
     finally:
         spark.stop()
