@@ -246,20 +246,26 @@ SMALL_TRAINING_PARAMS = {"word_ngrams": [1, 2], "stem_ngrams": [1], "lexicons": 
 def trained_model(spark, tmp_path_factory) -> Path:
     """A model trained once per session by spark_jobs/train_sentiment_model.py on generated vendor reviews, for
     end-to-end tests whose subject is not training (the first launch, Pagila, SST and the cluster train their own)."""
-    import csv
     import json
+
+    work = tmp_path_factory.mktemp("trained_model")
+    write_labelled_reviews(work / "labelled.csv", 600, seed=21)
+    load_spark_job("train_sentiment_model.py").run(spark, str(work / "labelled.csv"), str(work / "model"),
+                                                   params=json.dumps(SMALL_TRAINING_PARAMS))
+    return work / "model"
+
+
+def write_labelled_reviews(path: Path, n: int, seed: int) -> None:
+    """n generated vendor reviews with their scores, as the CSV (review_str,score) training reads."""
+    import csv
 
     import numpy as np
 
     from ubm_platform.seed.reviews import make_reviews
 
-    work = tmp_path_factory.mktemp("trained_model")
-    texts, scores = make_reviews(np.random.default_rng(21), [f"film {i}" for i in range(600)], 600)
-    with open(work / "labelled.csv", "w", newline="", encoding="utf-8") as f:
+    texts, scores = make_reviews(np.random.default_rng(seed), [f"film {i}" for i in range(n)], n)
+    with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("review_str", "score"), *zip(texts, (int(s) for s in scores))])
-    load_spark_job("train_sentiment_model.py").run(spark, str(work / "labelled.csv"), str(work / "model"),
-                                                   params=json.dumps(SMALL_TRAINING_PARAMS))
-    return work / "model"
 
 
 def install_model(home: Path, model: Path) -> None:

@@ -1,6 +1,5 @@
 """spark-submit on this machine: a cancelled job and a job whose run dies leave no process behind."""
 
-import csv
 import os
 import signal
 import subprocess
@@ -8,11 +7,10 @@ import sys
 import time
 from types import SimpleNamespace
 
-import numpy as np
 import psutil
 
 from ubm_platform.resources.spark import SparkSubmitResource, job_command_line
-from ubm_platform.seed.reviews import make_reviews
+from ubm_platform_tests.conftest import write_labelled_reviews
 
 # Training's fixed costs (word vectors, two fits) keep the job running for tens of seconds.
 START_TRAINING = """
@@ -30,9 +28,7 @@ job.process.wait()
 
 
 def _training_arguments(tmp_path) -> dict:
-    texts, scores = make_reviews(np.random.default_rng(3), [f"film {i}" for i in range(400)], 400)
-    with open(tmp_path / "labelled.csv", "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("review_str", "score"), *zip(texts, (int(s) for s in scores))])
+    write_labelled_reviews(tmp_path / "labelled.csv", 400, seed=3)
     return {"labeled_path": str(tmp_path / "labelled.csv"), "out_dir": str(tmp_path / "model")}
 
 

@@ -13,11 +13,9 @@ executor read and write at the same path (a shared mount), because the lake is t
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -40,7 +38,7 @@ from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.spark import ENTRY_POINT, SparkSubmitResource, jvm_udfs_jar, load_spark_job
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource
 from ubm_platform.seed.reviews import make_reviews
-from ubm_platform_tests.conftest import SMALL_TRAINING_PARAMS, lake_upstream
+from ubm_platform_tests.conftest import SMALL_TRAINING_PARAMS, free_port, lake_upstream, write_labelled_reviews
 
 MASTER_VARIABLE, WORK_DIR_VARIABLE = "UBM_SPARK_TEST_MASTER", "UBM_SPARK_TEST_WORK_DIR"
 DAYS = {"2022-03-01": 140, "2022-03-02": 90}
@@ -53,12 +51,6 @@ class Cluster:
     work_dir: Path  # seen at this path by this machine and every executor
     worker_uis: set[str] = field(default_factory=set)  # host:port of each worker's web UI (ours only)
     worker_dirs: list[Path] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -91,7 +83,7 @@ def _local_cluster(root: Path, workers: int = 2):
     import pyspark
 
     spark_class = str(Path(pyspark.__file__).parent / "bin" / "spark-class")
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     master_url = f"spark://127.0.0.1:{port}"
     cluster = Cluster(master_url, root / "shared")
     cluster.work_dir.mkdir(parents=True)
@@ -99,7 +91,7 @@ def _local_cluster(root: Path, workers: int = 2):
         stack.enter_context(_daemon([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                                      "--port", str(port), "--webui-port", str(ui_port)], root / "master.log"))
         for i in range(workers):
-            worker_ui, work = _free_port(), root / f"worker-{i}"
+            worker_ui, work = free_port(), root / f"worker-{i}"
             work.mkdir()
             cluster.worker_uis.add(f"127.0.0.1:{worker_ui}")
             cluster.worker_dirs.append(work)
@@ -182,10 +174,8 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
         "spark.scheduler.minRegisteredResourcesRatio": "1.0",
     })
     lake = LakeIOManager(root=str(cluster.work_dir / "lake"))
-    texts, scores = _reviews(5, TRAINING_ROWS)
     training = cluster.work_dir / "labelled.csv"
-    with open(training, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("review_str", "score"), *zip(texts, scores)])
+    write_labelled_reviews(training, TRAINING_ROWS, seed=5)
     review_texts, review_scores = _reviews(9, sum(DAYS.values()))
     start = 0
     for day, n in DAYS.items():
