@@ -35,7 +35,7 @@ from entry_point import Argument, JobArguments, main
 LABELS = ["negative", "neutral", "positive"]
 # The raw columns classification reads (movie_review_raw's Parquet has more); given, not inferred,
 # so reading hundreds of partitions reads no footers up front.
-INPUT_SCHEMA = "review_id STRING, cid BIGINT, review_str STRING"
+INPUT_SCHEMA = "review_id STRING, cid BIGINT, film_id BIGINT, review_str STRING"
 PARTITION_COLUMN = "partition_index"
 
 
@@ -205,7 +205,7 @@ def classify_partitions(spark: SparkSession, input_path: str, partitions_uri: st
     keyword rule of the same signature, to compare the two per review inside the same job (benchmarks/probes.py)."""
     partitions = read_partitions(_read_text(partitions_uri), partitions_uri)
     reviews = partition_indexed(spark, input_path, partitions)
-    result = classify_reviews(spark, reviews, model_dir, carry=(PARTITION_COLUMN,))
+    result = classify_reviews(spark, reviews, model_dir, carry=("film_id", PARTITION_COLUMN))
     result.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(output_path)
     # The schema is given: a range with no review at all writes no file, and there is nothing to infer it from.
     written = spark.read.schema(result.schema).parquet(output_path)

@@ -15,7 +15,6 @@ from ubm_platform.settings import load_settings, parse_day
 
 DAILY_SUMMARY_SQL = "warehouse/user_behavior_metric_daily_summary.sql"
 METRIC_ROWS_SQL = "warehouse/user_behavior_metric_partition_rows.sql"
-DAILY_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"]
 
 
 def _day_range(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
@@ -82,16 +81,14 @@ def _partition_tags(keys: list[str]) -> dict:
     return {PARTITION_TAG: keys[0]} if len(keys) == 1 else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
-def _launch(defs, instance, keys: list[str], assets: Sequence[str]) -> bool:
+def _launch(defs, instance, keys: list[str], assets: Sequence) -> bool:
     """What `dagster asset materialize --select <assets> --partition-range <keys>` does, in this process
     (with the progress logger, and tags that tie the run to this process); print failures; True on success."""
-    from dagster import AssetKey
-
     from ubm_platform.runs import process_tags
 
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance,
-        asset_selection=[AssetKey(asset) for asset in assets],
+        asset_selection=list(assets),
         # the run lives and dies with this process: its tags let the next start tell (ubm_platform/runs.py)
         tags={**_partition_tags(keys), **process_tags()},
         run_config=PROGRESS_RUN_CONFIG,
@@ -129,8 +126,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(str(reaped))
     # One launch; the asset graph orders it: a model in the selection is trained after the range's
     # reviews are landed and before they are classified.
-    assets = DAILY_ASSETS + (["sentiment_model"] if args.retrain_model or not has_model else [])
-    _say(f"materializing {', '.join(assets)} for {keys[0]}..{keys[-1]} in one run")
+    from dagster import AssetKey
+
+    from ubm_platform.defs.jobs import DAILY_ASSETS
+
+    assets = sorted(DAILY_ASSETS.resolve(defs.resolve_asset_graph()), key=lambda k: k.to_user_string())
+    assets += [AssetKey("sentiment_model")] if args.retrain_model or not has_model else []
+    _say(f"materializing {', '.join(a.to_user_string() for a in assets)} for {keys[0]}..{keys[-1]} in one run")
     if not _launch(defs, instance, keys, assets):
         return 1
     _say(f"done: {len(keys)} partitions in {time.monotonic() - began:.1f}s (runs recorded in {instance.root_directory})")
@@ -322,6 +324,8 @@ def _lake_lines(root) -> list[str]:
         if name == "sentiment_model":
             pointer = folder / "current.json"
             state = f"current: {json.loads(pointer.read_text())['version']}" if pointer.exists() else "no model yet"
+        elif snapshot := sorted(folder.glob("*.parquet")):
+            state = f"snapshot, {sum(pq.read_metadata(f).num_rows for f in snapshot)} rows"
         else:
             days = sorted(p.name.removeprefix("insert_date=") for p in folder.glob("insert_date=*"))
             state = f"{len(days)} days, {days[0]} .. {days[-1]}" if days else "empty"

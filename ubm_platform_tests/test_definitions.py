@@ -6,8 +6,15 @@ from dagster import AssetKey, Definitions
 
 from ubm_platform.definitions import defs
 
-ASSETS = {"user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
-          "user_behavior_metric"}
+LAKE_ASSETS = {"user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
+               "rental_staging", "customer_staging", "film_staging", "film_category_staging", "film_actor_staging"}
+PAGILA_TABLES = {f"pagila/{t}" for t in ("customer", "address", "city", "country", "film", "language", "category",
+                                          "film_category", "actor", "film_actor", "inventory", "rental", "payment")}
+STAR_SCHEMA = {"dim_date", "customer_history", "dim_customer", "dim_film", "bridge_film_category", "bridge_film_actor",
+               "fact_rental", "fact_payment", "fact_review"}
+ASSETS = LAKE_ASSETS | PAGILA_TABLES | STAR_SCHEMA | {"user_behavior_metric"}
+PARTITIONED = {"user_purchase_staging", "movie_review_raw", "classified_movie_review", "rental_staging",
+               "fact_rental", "fact_payment", "fact_review", "user_behavior_metric"}
 
 
 def test_definitions_load_without_warnings():
@@ -19,16 +26,25 @@ def test_definitions_load_without_warnings():
 def test_asset_graph_is_the_pipeline():
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
-    parents = {k: {p.to_user_string() for p in graph.get(AssetKey(k)).parent_keys} for k in ASSETS}
-    assert parents["user_behavior_metric"] == {"user_purchase_staging", "classified_movie_review"}
+    parents = {k: {p.to_user_string() for p in graph.get(AssetKey.from_user_string(k)).parent_keys} for k in ASSETS}
+    assert parents["user_behavior_metric"] == {"user_purchase_staging", "classified_movie_review", "fact_payment",
+                                               "fact_review"}  # built from the lake, reconciled with the facts
     assert parents["classified_movie_review"] == {"movie_review_raw", "sentiment_model"}
     assert parents["sentiment_model"] == {"movie_review_raw"}
-    for key in ASSETS - {"sentiment_model"}:
-        assert graph.get(AssetKey(key)).partitions_def.get_partition_keys()[0] == "2022-01-01"
+    assert parents["user_purchase_staging"] == {"pagila/payment", "pagila/rental", "pagila/inventory",
+                                                "pagila/film_category", "pagila/category"}
+    assert parents["fact_rental"] == {"rental_staging", "dim_customer", "dim_film", "dim_date"}
+    assert parents["dim_customer"] == {"customer_history"} and parents["customer_history"] == {"customer_staging"}
+    assert parents["customer_staging"] == {"pagila/customer", "pagila/address", "pagila/city", "pagila/country"}
+    assert all(not parents[table] and not graph.get(AssetKey.from_user_string(table)).is_materializable for table in PAGILA_TABLES)
+    for key in ASSETS:
+        partitions = graph.get(AssetKey.from_user_string(key)).partitions_def
+        assert (partitions is not None) is (key in PARTITIONED), key
+        assert partitions is None or partitions.get_partition_keys()[0] == "2022-01-01"
 
 
 def test_the_lake_assets_are_stored_and_loaded_by_the_lake_io_manager():
-    for key in ASSETS - {"user_behavior_metric"}:  # the metric is a warehouse table, built by dbt
+    for key in LAKE_ASSETS:
         assert defs.resolve_assets_def(key).get_io_manager_key_for_asset_key(AssetKey(key)) == "lake", key
     for key, inputs in {"classified_movie_review": {"movie_review_raw", "sentiment_model"},
                         "sentiment_model": {"movie_review_raw"}}.items():

@@ -66,11 +66,11 @@ def test_the_sql_fragments_name_every_partition_column(monkeypatch):
     use_granularity(monkeypatch, "hourly")
     rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
     assert "WHERE insert_date = CAST(:insert_date AS DATE) AND insert_hour = CAST(:insert_hour AS SMALLINT)\n" in rendered
-    assert "GROUP BY insert_date, insert_hour" in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")
+    assert "GROUP BY insert_date, insert_hour" in sql_files.render("warehouse/partition_counts.sql", table="fact_rental")
     use_granularity(monkeypatch, "daily")
     rendered = sql_files.render("warehouse/user_behavior_metric_partition_preview.sql")
     assert "WHERE insert_date = CAST(:insert_date AS DATE)\n" in rendered
-    assert "{{" not in sql_files.render("warehouse/user_behavior_metric_partition_counts.sql")
+    assert "{{" not in sql_files.render("warehouse/partition_counts.sql", table="fact_rental")
 
 
 def test_the_granularity_setting_is_validated(monkeypatch):

@@ -1,6 +1,31 @@
 -- The Pagila tables the platform reads, with Pagila's own column names and types, so the
 -- platform runs unchanged against the real Pagila database. Used only by `ubm seed`.
-DROP TABLE IF EXISTS payment, rental, inventory, film_category, category, film, customer CASCADE;
+DROP TABLE IF EXISTS payment, rental, inventory, film_actor, film_category, actor, category, film, language,
+    customer, address, city, country CASCADE;
+
+CREATE TABLE country (
+    country_id integer PRIMARY KEY,
+    country text NOT NULL,
+    last_update timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE city (
+    city_id integer PRIMARY KEY,
+    city text NOT NULL,
+    country_id integer NOT NULL,
+    last_update timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE address (
+    address_id integer PRIMARY KEY,
+    address text NOT NULL,
+    address2 text,
+    district text NOT NULL,
+    city_id integer NOT NULL,
+    postal_code text,
+    phone text NOT NULL,
+    last_update timestamp with time zone DEFAULT now() NOT NULL
+);
 
 CREATE TABLE customer (
     customer_id integer PRIMARY KEY,
@@ -21,6 +46,19 @@ CREATE TABLE category (
     last_update timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE language (
+    language_id integer PRIMARY KEY,
+    name character(20) NOT NULL,  -- not text: Pagila's names come blank-padded, and so do these
+    last_update timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE actor (
+    actor_id integer PRIMARY KEY,
+    first_name text NOT NULL,
+    last_name text NOT NULL,
+    last_update timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE film (
     film_id integer PRIMARY KEY,
     title text NOT NULL,
@@ -31,7 +69,15 @@ CREATE TABLE film (
     rental_rate numeric(4,2) DEFAULT 4.99 NOT NULL,
     length smallint,
     replacement_cost numeric(5,2) DEFAULT 19.99 NOT NULL,
+    rating text DEFAULT 'G',  -- Pagila's mpaa_rating enum: G, PG, PG-13, R, NC-17
     last_update timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE film_actor (
+    actor_id integer NOT NULL,
+    film_id integer NOT NULL,
+    last_update timestamp with time zone DEFAULT now() NOT NULL,
+    PRIMARY KEY (actor_id, film_id)
 );
 
 CREATE TABLE film_category (

@@ -4,14 +4,17 @@ from dagster import AssetSelection, build_schedule_from_partitioned_job, define_
 
 from ubm_platform.partitions import GRANULARITY, HOURLY
 
-DAILY_ASSETS = AssetSelection.assets(
-    "user_purchase_staging", "movie_review_raw", "classified_movie_review", "user_behavior_metric"
+DAILY_ASSETS = (
+    AssetSelection.assets("user_purchase_staging", "movie_review_raw", "classified_movie_review")
+    # the extractions of the star schema's sources, the star schema and the metric
+    | AssetSelection.groups("staging", "star_schema", "warehouse")
 )
 
 daily_pipeline_job = define_asset_job(
     "daily_pipeline_job",
     selection=DAILY_ASSETS,
-    description="Everything one day of user_behavior_metric needs, in dependency order.",
+    description="Everything one day of user_behavior_metric and the star schema needs, in dependency order "
+    "(the dimensions are refreshed whole at each run).",
 )
 sentiment_model_job = define_asset_job(
     "sentiment_model_job",

@@ -76,12 +76,12 @@ def gate(what: str, checks: list[AssetCheckResult]) -> None:
 
 def partitioned_lake_asset(
     name: str, *, group: str, kinds: set[str], description: str, schema,
-    blocking: dict[str, str], warning: dict[str, str], inputs: tuple[str, ...] = (),
+    blocking: dict[str, str], warning: dict[str, str], inputs: tuple[str, ...] = (), deps: list = (),
     retry_policy: RetryPolicy | None = None,
 ):
     """The decorator of a partitioned lake asset: one asset, its checks partitioned like it; the lake
     I/O manager hands it its upstream lake assets (`inputs`, function arguments of the same names) and
-    is shown as its I/O manager."""
+    is shown as its I/O manager; `deps` are upstream assets it reads itself (the OLTP tables)."""
     with warnings.catch_warnings():
         # AssetCheckSpec(partitions_def=...) is a preview API (dagster-io/dagster#17005 tracks partitioned
         # checks); it is what ties a one-day run's results, and a blocked day's, to their partition.
@@ -90,7 +90,7 @@ def partitioned_lake_asset(
     return multi_asset(
         name=name,
         specs=[AssetSpec(
-            name, group_name=group, kinds=kinds, description=description, deps=list(inputs),
+            name, group_name=group, kinds=kinds, description=description, deps=[*inputs, *deps],
             owners=["team:data-platform"], partitions_def=partitions_def, freshness_policy=FRESHNESS,
             metadata={"dagster/column_schema": table_schema(schema)},
         ).with_io_manager_key(LAKE_IO_MANAGER)],

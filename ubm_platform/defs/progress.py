@@ -26,11 +26,11 @@ def progress_line(event: DagsterEvent) -> str | None:
         materialization = event.step_materialization_data.materialization
         values = {key: value.value for key, value in materialization.metadata.items()}
         what = ", ".join(form.format(values[key]) for key, form in SHOWN if key in values)
-        return f"  {materialization.partition or '':<10}  {event.step_key:<24} {what}"
+        return f"  {materialization.partition or '':<10}  {materialization.asset_key.to_user_string():<24} {what}"
     if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
         evaluation = event.asset_check_evaluation_data
         if not evaluation.passed:
-            return (f"  {evaluation.partition or '':<10}  {event.step_key:<24} check {evaluation.check_name} "
+            return (f"  {evaluation.partition or '':<10}  {evaluation.asset_key.to_user_string():<24} check {evaluation.check_name} "
                     f"failed ({evaluation.severity.value.lower()})")
     return None
 

@@ -39,6 +39,11 @@ DATASET_PATHS = {
     "movie_review_raw": "raw/movie_review",
     "movie_review_quarantine": "quarantine/movie_review",
     "classified_movie_review": "stage/classified_movie_review",
+    "rental_staging": "stage/rental",
+    "customer_staging": "stage/customer",
+    "film_staging": "stage/film",
+    "film_category_staging": "stage/film_category",
+    "film_actor_staging": "stage/film_actor",
     "sentiment_model": "models/sentiment",
 }
 CURRENT_MODEL_POINTER = f"{DATASET_PATHS['sentiment_model']}/current.json"

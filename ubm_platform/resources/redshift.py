@@ -34,6 +34,8 @@ ADD_PARTITION = "warehouse/redshift/add_partition.sql"
 EXTERNAL_TABLE_DDL = {
     "user_purchase_staging": "warehouse/redshift/user_purchase_staging.sql",
     "classified_movie_review": "warehouse/redshift/classified_movie_review.sql",
+    **{table: f"warehouse/redshift/{table}.sql" for table in (
+        "rental_staging", "customer_staging", "film_staging", "film_category_staging", "film_actor_staging")},
 }
 
 
@@ -166,11 +168,30 @@ class RedshiftWarehouseResource(WarehouseResource):
     def partition_registry(self, table: str, location: str) -> Iterator[Callable[[str], None]]:
         """Spectrum partitions of one table over one autocommit connection (external DDL refuses a
         transaction block): schema and table made sure of once, then ADD PARTITION per key."""
+        location = location.rstrip("/")
+        with self._external_table(table, location) as cursor:
+            def register(partition_key: str) -> None:
+                window = partition_window(partition_key)
+                self._execute(
+                    cursor, ADD_PARTITION, fragments={"partition_spec": window.spectrum_partition_spec},
+                    table=table, location=location, partition_path=window.path,
+                )
+
+            yield register
+
+    def register_table(self, table: str, location: str) -> None:
+        """A snapshot's external table is created once; Spectrum reads whatever files its folder holds."""
+        with self._external_table(table, location.rstrip("/")):
+            pass
+
+    @contextmanager
+    def _external_table(self, table: str, location: str) -> Iterator[object]:
+        """An autocommit cursor (external DDL refuses a transaction block), the spectrum schema and the
+        table made sure of."""
         if table not in EXTERNAL_TABLE_DDL:
             raise ValueError(f"no Spectrum table for {table!r} (known: {sorted(EXTERNAL_TABLE_DDL)})")
         if not location.startswith("s3://"):
             raise ValueError(f"Spectrum reads S3 only; the lake location is {location!r}")
-        location = location.rstrip("/")
         with self.connect(autocommit=True) as conn:
             cursor = conn.cursor()
             try:
@@ -181,15 +202,7 @@ class RedshiftWarehouseResource(WarehouseResource):
                 self._create_if_missing(
                     cursor, EXTERNAL_TABLE_EXISTS, {"table_name": table}, EXTERNAL_TABLE_DDL[table], location=location
                 )
-
-                def register(partition_key: str) -> None:
-                    window = partition_window(partition_key)
-                    self._execute(
-                        cursor, ADD_PARTITION, fragments={"partition_spec": window.spectrum_partition_spec},
-                        table=table, location=location, partition_path=window.path,
-                    )
-
-                yield register
+                yield cursor
             finally:
                 cursor.close()
 
@@ -216,12 +229,11 @@ class RedshiftWarehouseResource(WarehouseResource):
             "UBM_REDSHIFT_SSLMODE": self.sslmode,
         }
 
-    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
-        """(column names, rows) of a SELECT from sql/."""
+    def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
         with self.connect(autocommit=True) as conn:
             cursor = conn.cursor()
             try:
-                self._execute(cursor, name, params or {})
+                self._execute(cursor, name, params or {}, **literals)
                 return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
             finally:
                 cursor.close()

@@ -50,11 +50,16 @@ class WarehouseResource(ConfigurableResource):
         with self.partition_registry(table, location) as register:
             register(partition_key)
 
+    def register_table(self, table: str, location: str) -> None:
+        """Make an unpartitioned lake dataset (a snapshot replaced whole) visible as spectrum.<table>."""
+        raise NotImplementedError
+
     def dbt_env(self) -> dict[str, str]:
         """The environment the dbt project (sql/dbt) reads its target and connection from (profiles.yml)."""
         raise NotImplementedError
 
-    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+    def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of a SELECT from sql/; `literals` fill its `{{slot}}`s (a table name)."""
         raise NotImplementedError
 
 
@@ -73,32 +78,36 @@ class DuckDBWarehouseResource(WarehouseResource):
         finally:
             conn.close()
 
-    def execute_file(self, conn, name: str, params: dict | None = None):
-        sql = sql_files.to_paramstyle(sql_files.render(name), "dollar")
+    def execute_file(self, conn, name: str, params: dict | None = None, **literals: str):
+        sql = sql_files.to_paramstyle(sql_files.render(name, **literals), "dollar")
         return conn.execute(sql, params or {})
 
     @contextmanager
     def partition_registry(self, table: str, location: str) -> Iterator[Callable[[str], None]]:
         def register(partition_key: str) -> None:
             partition_window(partition_key)  # a key of the configured granularity, or an error
-            # The view reads every partition by glob: created once per process, at the first published
-            # partition (DuckDB binds the glob when the view is created).
-            if (self.path, table, location) in _REGISTERED_VIEWS:
-                return
-            with self.connect() as conn:
-                for statement in sql_files.statements(
-                    sql_files.render("warehouse/duckdb/external_table.sql", table=table, location=location)
-                ):
-                    conn.execute(statement)
-            _REGISTERED_VIEWS.add((self.path, table, location))
+            # The view reads every partition by glob: created at the first published partition (DuckDB
+            # binds the glob when the view is created).
+            self._create_view("warehouse/duckdb/external_table.sql", table, location)
 
         yield register
+
+    def register_table(self, table: str, location: str) -> None:
+        self._create_view("warehouse/duckdb/external_snapshot.sql", table, location)
+
+    def _create_view(self, ddl: str, table: str, location: str) -> None:
+        """spectrum.<table> over the lake dataset at `location`, created once per process."""
+        if (self.path, table, location) in _REGISTERED_VIEWS:
+            return
+        with self.connect() as conn:
+            for statement in sql_files.statements(sql_files.render(ddl, table=table, location=location)):
+                conn.execute(statement)
+        _REGISTERED_VIEWS.add((self.path, table, location))
 
     def dbt_env(self) -> dict[str, str]:
         return {"UBM_DBT_TARGET": "duckdb", "UBM_WAREHOUSE_PATH": self.path}
 
-    def query(self, name: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
-        """(column names, rows) of a SELECT from sql/."""
+    def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
         with self.connect(read_only=Path(self.path).exists() is True) as conn:
-            cursor = self.execute_file(conn, name, params)
+            cursor = self.execute_file(conn, name, params, **literals)
             return [d[0] for d in cursor.description], cursor.fetchall()

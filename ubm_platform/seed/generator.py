@@ -4,6 +4,11 @@ At --scale 1 the OLTP data is about Pagila's size (599 customers, 1,000 films, 1
 ~16,000 rentals and payments over ~6 months); --scale N multiplies customers and rentals. Rows are
 generated and loaded day by day with COPY, so memory does not grow with the scale.
 
+For a dimensional model there are also Pagila's geography (109 countries, 600 cities, an address for
+each customer plus Pagila's 4 for stores and staff), its 6 languages, 200 actors and film_actor (1 to
+10 actors a film, a few films with none). They draw from their own random streams, so adding them left
+the other tables and the review files as a given seed made them before.
+
 Like a real vendor's, the review files hold a few bad rows (`spoil`), so the quarantine and its checks
 have something to show.
 """
@@ -42,6 +47,43 @@ TITLE_WORDS = (
     "caper caribbean carol carrie casablanca casper cat catch cause celebrity center chainsaw "
     "chamber chaplin chariots chasing chicago chicken chill chinatown chisum chitty christmas cider"
 ).split()
+COUNTRIES = (  # Pagila's 109, with today's names
+    "Afghanistan; Algeria; American Samoa; Angola; Anguilla; Argentina; Armenia; Australia; Austria; Azerbaijan; "
+    "Bahrain; Bangladesh; Belarus; Bolivia; Brazil; Brunei; Bulgaria; Cambodia; Cameroon; Canada; Chad; Chile; "
+    "China; Colombia; Democratic Republic of the Congo; Czech Republic; Dominican Republic; Ecuador; Egypt; "
+    "Estonia; Ethiopia; Faroe Islands; Finland; France; French Guiana; French Polynesia; Gambia; Germany; Greece; "
+    "Greenland; Vatican City; Hong Kong; Hungary; India; Indonesia; Iran; Iraq; Israel; Italy; Japan; Kazakhstan; "
+    "Kenya; Kuwait; Latvia; Liechtenstein; Lithuania; Madagascar; Malawi; Malaysia; Mexico; Moldova; Morocco; "
+    "Mozambique; Myanmar; Nauru; Nepal; Netherlands; New Zealand; Nigeria; North Korea; Oman; Pakistan; Paraguay; "
+    "Peru; Philippines; Poland; Puerto Rico; Romania; Reunion; Russian Federation; "
+    "Saint Vincent and the Grenadines; Saudi Arabia; Senegal; Slovakia; South Africa; South Korea; Spain; "
+    "Sri Lanka; Sudan; Sweden; Switzerland; Taiwan; Tanzania; Thailand; Tonga; Tunisia; Turkey; Turkmenistan; "
+    "Tuvalu; Ukraine; United Arab Emirates; United Kingdom; United States; Venezuela; Vietnam; "
+    "U.S. Virgin Islands; Yemen; Serbia; Zambia"
+).split("; ")
+N_CITIES = 600
+# Made-up place names, one start and one ending each: 30 x 25 distinct ones, enough for the cities
+PLACE_STARTS = (
+    "Al Bel Cor Dun El Fal Gran Hal Is Jor Kal Lin Mar Nor Or Pal Quin Ros San Tor Ul Val Wes Yar Zan "
+    "Ash Brig Cam Dor Ev"
+).split()
+PLACE_ENDINGS = (
+    "a ada ang berg bury dale field ford grad ham haven ia ington mouth pur stad ton ville wick polis "
+    "abad enza oro sk chester"
+).split()
+STREET_KINDS = ["Street", "Avenue", "Drive", "Lane", "Way", "Boulevard", "Road", "Parkway", "Manor", "Place"]
+LANGUAGES = ["English", "Italian", "Japanese", "Mandarin", "French", "German"]  # Pagila's; every film is in English
+N_ACTORS = 200
+ACTOR_FIRST_NAMES = (
+    "PENELOPE NICK ED JENNIFER JOHNNY BETTE GRACE MATTHEW JOE CHRISTIAN ZERO KARL UMA VIVIEN CUBA FRED HELEN DAN "
+    "BOB LUCILLE KIRSTEN ELVIS SANDRA CAMERON KEVIN RIP JULIA WOODY ALEC SISSY TIM MILLA AUDREY JUDY BURT VAL"
+).split()
+ACTOR_LAST_NAMES = (
+    "GUINESS WAHLBERG CHASE DAVIS LOLLOBRIGIDA NICHOLSON MOSTEL JOHANSSON SWANK GABLE CAGE BERRY HOOD TORN TRACY "
+    "PALTROW VOIGHT BALE WOOD DEGENERES HOPPER STREEP DUKAKIS BLOOM PECK KILMER DEPP MONROE HACKMAN WILLIS"
+).split()
+FILMS_WITHOUT_ACTORS = 3  # as in Pagila
+RATINGS = ["G", "PG", "PG-13", "R", "NC-17"]
 REVIEW_COLUMNS = ["review_id", "cid", "film_id", "score", "review_str"]
 RENTALS_PER_CUSTOMER = 16044 / 599  # Pagila's ratio over its ~6 months
 BAD_ROW_SHARE = 0.02  # each row is spoiled with this chance (about 1.5% of all rows, with the cap)...
@@ -80,11 +122,56 @@ def spoil(rng: np.random.Generator, rows: list[list]) -> tuple[list[list], int]:
     return [out for i, row in enumerate(rows) for out in spoiled.get(i, [row])], n_bad
 
 
+def _place_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice([start + ending for start in PLACE_STARTS for ending in PLACE_ENDINGS], n, replace=False)
+
+
+def _load_places(conn: psycopg.Connection, rng: np.random.Generator, n_addresses: int) -> None:
+    """country, city and address 1..n_addresses, each address in a city, each city in a country."""
+    country_ids = np.arange(1, len(COUNTRIES) + 1)
+    _copy(conn, "country", pa.table({"country_id": country_ids, "country": COUNTRIES}))
+    # Every country has a city, a few have many (India and China have 60 and 53 in Pagila).
+    weight = rng.gamma(0.7, 1.0, len(country_ids))
+    extra = rng.choice(country_ids, N_CITIES - len(country_ids), p=weight / weight.sum())
+    _copy(conn, "city", pa.table({
+        "city_id": np.arange(1, N_CITIES + 1), "city": _place_names(rng, N_CITIES),
+        "country_id": rng.permutation(np.concatenate([country_ids, extra])),
+    }))
+    city_district = rng.choice(_place_names(rng, N_CITIES // 3), N_CITIES)  # a city is in one district
+    city_ids = rng.integers(1, N_CITIES + 1, n_addresses)
+    _copy(conn, "address", pa.table({
+        "address_id": np.arange(1, n_addresses + 1),
+        "address": [f"{number} {street.title()} {kind}" for number, street, kind in zip(
+            rng.integers(1, 2000, n_addresses), rng.choice(TITLE_WORDS, n_addresses),
+            rng.choice(STREET_KINDS, n_addresses))],
+        "district": city_district[city_ids - 1],
+        "city_id": city_ids,
+        "postal_code": [f"{code:05d}" for code in rng.integers(0, 100_000, n_addresses)],
+        "phone": rng.integers(10**9, 10**12, n_addresses).astype(str),
+    }))
+
+
+def _load_cast(conn: psycopg.Connection, rng: np.random.Generator, film_ids: np.ndarray) -> None:
+    """language, actor and film_actor."""
+    _copy(conn, "language", pa.table({"language_id": np.arange(1, len(LANGUAGES) + 1), "name": LANGUAGES}))
+    _copy(conn, "actor", pa.table({
+        "actor_id": np.arange(1, N_ACTORS + 1), "first_name": rng.choice(ACTOR_FIRST_NAMES, N_ACTORS),
+        "last_name": rng.choice(ACTOR_LAST_NAMES, N_ACTORS),
+    }))
+    cast_size = 1 + rng.binomial(9, 0.5, len(film_ids))  # 1..10, mean 5.5: Pagila's 5,462 for 1,000 films
+    cast_size[rng.choice(len(film_ids), FILMS_WITHOUT_ACTORS, replace=False)] = 0
+    ranked = rng.random((len(film_ids), N_ACTORS)).argsort(axis=1)  # each film's own order of the actors
+    in_cast = np.arange(N_ACTORS) < cast_size[:, None]  # take the first cast_size of them: no actor twice
+    _copy(conn, "film_actor", pa.table({"actor_id": ranked[in_cast] + 1, "film_id": film_ids[in_cast.nonzero()[0]]}))
+
+
 @dataclass
 class SeedSummary:
     customers: int = 0
+    addresses: int = 0
     films: int = 0
     categories: int = 0
+    actors: int = 0
     inventory: int = 0
     rentals: int = 0
     payments: int = 0
@@ -123,6 +210,9 @@ def seed(
         raise ValueError(f"seed range is empty: {start} > {end}")
     rng = np.random.default_rng(random_seed)
     spoil_rng = np.random.default_rng([random_seed, 1])  # its own stream: the good rows stay as they were
+    # The tables added later have their own streams too (one each, so the cast does not depend on the
+    # scale): drawing from rng would have changed every row generated after them.
+    places_rng, cast_rng = np.random.default_rng([random_seed, 2]), np.random.default_rng([random_seed, 3])
     summary = SeedSummary()
     conn.execute(sql_files.load("seed/pagila_subset_schema.sql"))
 
@@ -140,7 +230,10 @@ def seed(
         "active": np.ones(n_customers, dtype=np.int64),
     }))
     summary.customers = n_customers
-    progress(f"customers: {n_customers}")
+    n_addresses = n_customers + 4  # Pagila's first 4 are the stores' and the staff's
+    _load_places(conn, places_rng, n_addresses)
+    summary.addresses = n_addresses
+    progress(f"customers: {n_customers}, addresses: {n_addresses} in {N_CITIES} cities of {len(COUNTRIES)} countries")
 
     _copy(conn, "category", pa.table({"category_id": np.arange(1, 17), "name": CATEGORIES}))
     summary.categories = len(CATEGORIES)
@@ -156,8 +249,11 @@ def seed(
         "language_id": np.ones(n_films, dtype=np.int64), "rental_duration": rental_duration,
         "rental_rate": rental_rate, "length": rng.integers(46, 186, n_films),
         "replacement_cost": rng.choice([9.99, 14.99, 19.99, 24.99, 29.99], n_films),
+        "rating": cast_rng.choice(RATINGS, n_films),
     }))
     summary.films = n_films
+    _load_cast(conn, cast_rng, film_ids)
+    summary.actors = N_ACTORS
 
     fc_film, fc_cat = [], []
     for film_id in film_ids:  # one to three categories a film, as in Pagila
@@ -175,7 +271,7 @@ def seed(
         "store_id": rng.integers(1, 3, n_inventory),
     }))
     summary.inventory = n_inventory
-    progress(f"films: {n_films}, categories: 16, inventory: {n_inventory}")
+    progress(f"films: {n_films}, categories: 16, actors: {N_ACTORS}, inventory: {n_inventory}")
 
     n_days = (end - start).days + 1
     per_day = RENTALS_PER_CUSTOMER * n_customers / 181  # Pagila: ~16,000 rentals over ~181 days

@@ -18,11 +18,16 @@ from dagster import AssetKey, DagsterInstance
 
 from ubm_platform.resources.oltp import embedded_dsn
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
-from ubm_platform_tests.expected import expected_metric_in_home, warehouse_metric
+from ubm_platform_tests.expected import expected_metric_in_home, review_rows, star_rows, warehouse_metric
 
 DAYS = ["2022-01-02", "2022-01-03"]
 FIRST_RANGE = "2022-01-01...2022-01-05"
-DAILY_ASSETS = "user_purchase_staging,movie_review_raw,classified_movie_review,user_behavior_metric"
+PARTITIONED_ASSETS = ["user_purchase_staging", "movie_review_raw", "classified_movie_review", "rental_staging",
+                      "fact_rental", "fact_payment", "fact_review", "user_behavior_metric"]
+# the daily job's assets: the partitioned ones, the extracted snapshots and the star schema's dimensions
+DAILY_ASSETS = ",".join([*PARTITIONED_ASSETS, "customer_staging", "film_staging", "film_category_staging",
+                         "film_actor_staging", "customer_history", "dim_customer", "dim_date", "dim_film",
+                         "bridge_film_category", "bridge_film_actor"])
 LAKE_PATHS = {"user_purchase_staging": "stage/user_purchase", "movie_review_raw": "raw/movie_review",
               "classified_movie_review": "stage/classified_movie_review"}
 
@@ -55,6 +60,18 @@ def test_the_first_launch_landed_each_day_once_and_trained_the_model_once_in_one
         assert warehouse_metric(home / "warehouse.duckdb", day) == expected_metric_in_home(home, day)
 
 
+def test_the_star_schema_holds_the_oltp_databases_rows_and_the_vendors_reviews(platform):
+    home, _env, _out = platform
+    first, last = FIRST_RANGE.split("...")
+    for table, (expected, built) in star_rows(embedded_dsn(home / "oltp-pgdata"), home / "warehouse.duckdb",
+                                              first, last).items():
+        assert built == expected, table
+        assert len(expected) > 50, table
+    days = [f"2022-01-0{d}" for d in range(1, 6)]
+    expected, built = review_rows({day: _vendor_file(home, day) for day in days}, home / "warehouse.duckdb")
+    assert built == expected and len(expected) > 50
+
+
 def _vendor_file(home, day):
     return home / "landing" / "movie_review" / day / "movie_review.csv"
 
@@ -80,7 +97,7 @@ def test_rerunning_partitions_replaces_them_and_reports_each_day_and_asset(platf
         assert warehouse_metric(home / "warehouse.duckdb", day) == before_rows[day]
         assert ds.dataset(str(staged[day])).to_table().sort_by("payment_id").equals(before_stage[day])
         assert len(list(staged[day].glob("*.parquet"))) == 1
-        for asset in DAILY_ASSETS.split(","):  # `ubm run` prints a line per partition and asset, with its rows
+        for asset in PARTITIONED_ASSETS:  # `ubm run` prints a line per partition and asset, with its rows
             assert any(line.split()[:3] == [day, asset, str(_recorded_rows(home, asset, day))]
                        for line in out.splitlines()), (day, asset, out)
     assert "sentiment_model" not in out, "a model exists: not trained again"

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from ubm_platform_tests.conftest import run_cli, shared_data, sst_rows, ubm_env
-from ubm_platform_tests.expected import expected_metric, warehouse_metric
+from ubm_platform_tests.expected import expected_metric, review_rows, star_rows, warehouse_metric
 
 DAYS = ["2022-03-14", "2022-03-15"]  # two busy days of Pagila's history
 
@@ -75,3 +75,16 @@ def test_one_staged_row_per_pagila_payment(pagila, day):
             "SELECT payment_id FROM payment WHERE (payment_date AT TIME ZONE 'UTC')::date = %s::date", (day,))]
     assert sorted(staged.column("payment_id").to_pylist()) == sorted(ids)
     assert len(ids) > 50
+
+
+def test_the_star_schema_holds_pagilas_rows(pagila):
+    """Real Pagila's quirks: films in several categories, films without actors or copies, payments dated
+    before their rentals, a rental paid twice."""
+    home, dsn, _out = pagila
+    tables = star_rows(dsn, home / "warehouse.duckdb", DAYS[0], DAYS[-1])
+    for table, (expected, built) in tables.items():
+        assert built == expected, table
+    assert len(tables["dim_customer"][0]) == 599 and len(tables["bridge_film_category"][0]) > 1000
+    expected, built = review_rows({day: home / "landing" / "movie_review" / day / "movie_review.csv" for day in DAYS},
+                                  home / "warehouse.duckdb")
+    assert built == expected and len(expected) == 120

@@ -11,10 +11,9 @@ import pyarrow.parquet as pq
 
 from ubm_platform_tests.conftest import PROJECT_ROOT, ubm_env
 from ubm_platform_tests.ops.conftest import DAY, REVIEWS, write_vendor_file
+from ubm_platform_tests.test_definitions import ASSETS
 
 DG = Path(sys.executable).parent / "dg"
-ASSETS = {"user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
-          "user_behavior_metric"}
 JOBS = {"daily_pipeline_job", "sentiment_model_job"}
 SCHEDULES = {"daily_pipeline_job_schedule"}
 SENSORS = {"vendor_file_sensor", "alert_on_run_failure", "alert_on_failed_checks", "dead_run_sensor"}
@@ -34,15 +33,16 @@ def test_dg_check_defs_passes(state_dirs):
 
 def test_dg_list_defs_shows_every_asset_check_job_schedule_and_sensor(state_dirs):
     from ubm_platform.defs.movie_review.assets import classified_movie_review, movie_review_raw
+    from ubm_platform.defs.pagila.assets import pagila_snapshots, rental_staging
     from ubm_platform.defs.sentiment.assets import sentiment_model
     from ubm_platform.defs.user_purchase.assets import user_purchase_staging
-    from ubm_platform.defs.warehouse.assets import user_behavior_metric
+    from ubm_platform.defs.warehouse.assets import star_schema_dimensions, warehouse_partitions
 
     listed = json.loads(dg(["list", "defs", "--json"], ubm_env(state_dirs("dg-list"))).stdout)
     assert {a["asset_key"] for a in listed["assets"]} == ASSETS
     declared_checks = {f"{key.asset_key.to_user_string()}:{key.name}"
                        for asset in (user_purchase_staging, movie_review_raw, sentiment_model, classified_movie_review,
-                                     user_behavior_metric)
+                                     rental_staging, pagila_snapshots, star_schema_dimensions, warehouse_partitions)
                        for key in asset.check_keys}
     assert {c["key"] for c in listed["asset_checks"]} == declared_checks and len(declared_checks) >= 14
     assert {j["name"] for j in listed["jobs"]} == JOBS

@@ -213,7 +213,8 @@ def test_user_purchase_staging_extracts_to_s3_and_registers_the_spectrum_partiti
 
 
 def test_extraction_streams_to_s3_in_bounded_row_groups(aws, s3_lake, seeded):
-    from ubm_platform.defs.user_purchase.extract import extract_user_purchase
+    from ubm_platform.defs.oltp_extract import extract_partition
+    from ubm_platform.defs.user_purchase.extract import USER_PURCHASE
 
     dsn, _landing = seeded
     days = [(SEED_FROM + dt.timedelta(days=i)).isoformat() for i in range((SEED_TO - SEED_FROM).days + 1)]
@@ -222,7 +223,7 @@ def test_extraction_streams_to_s3_in_bounded_row_groups(aws, s3_lake, seeded):
     assert payments >= 4
     relative = f"{s3_lake.partition_path('user_purchase_staging', day)}/part-00000.parquet"
     with OltpPostgresResource(dsn=dsn).connect_arrow() as conn, s3_lake.open_output(relative) as sink:
-        rows = extract_user_purchase(conn, day, sink, batch_bytes=256).rows  # a couple of rows per batch
+        rows = extract_partition(conn, USER_PURCHASE, day, sink, batch_bytes=256).rows  # a couple of rows per batch
 
     assert rows == payments
     with s3_lake.open_input_file(relative) as source:

@@ -21,6 +21,7 @@ from sqlglot import exp
 from ubm_platform import sql_files
 from ubm_platform.partitions import HOURLY, granularity
 from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
+from ubm_platform.defs.pagila.assets import RENTAL_SCHEMA, SNAPSHOTS
 from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA
 from ubm_platform.resources.redshift import (
     EXTERNAL_TABLE_DDL,
@@ -33,7 +34,7 @@ from ubm_platform_tests.conftest import use_granularity
 
 REDSHIFT_FILES = sorted(Path(p).relative_to(SQL_DIR).as_posix() for p in glob.glob(str(SQL_DIR / "warehouse/redshift/*.sql")))
 # The queries of the published metric that Redshift runs too (the asset's preview and row counts, `ubm show`).
-SHARED_FILES = ["warehouse/user_behavior_metric_partition_rows.sql", "warehouse/user_behavior_metric_partition_counts.sql",
+SHARED_FILES = ["warehouse/user_behavior_metric_partition_rows.sql", "warehouse/partition_counts.sql",
                 "warehouse/user_behavior_metric_partition_preview.sql"]
 SAMPLE_LITERALS = {
     "glue_database": "ubm_lake", "iam_role_arn": "arn:aws:iam::123456789012:role/ubm-spectrum",
@@ -77,33 +78,43 @@ def test_the_redshift_files_are_known():
         "warehouse/redshift/add_partition.sql", "warehouse/redshift/classified_movie_review.sql",
         "warehouse/redshift/external_schema.sql", "warehouse/redshift/external_schema_exists.sql",
         "warehouse/redshift/external_table_exists.sql", "warehouse/redshift/user_purchase_staging.sql",
+        "warehouse/redshift/rental_staging.sql", "warehouse/redshift/customer_staging.sql",
+        "warehouse/redshift/film_staging.sql", "warehouse/redshift/film_category_staging.sql",
+        "warehouse/redshift/film_actor_staging.sql",
     }
 
 
 @pytest.mark.parametrize("name", SHARED_FILES)
 def test_shared_metric_sql_means_the_same_in_duckdb_and_redshift(name, partitioning):
     """The shared files run unchanged on Redshift: no DuckDB-only construct that would need rewriting."""
-    as_duckdb = sqlglot.parse_one(sql_files.render(name), read="duckdb").sql("redshift")
-    as_redshift = sqlglot.parse_one(redshift_sql(name), read="redshift").sql("redshift")
+    table = {"table": "user_behavior_metric"} if "{{table}}" in sql_files.load(name) else {}
+    as_duckdb = sqlglot.parse_one(sql_files.render(name, **table), read="duckdb").sql("redshift")
+    as_redshift = sqlglot.parse_one(redshift_sql(name, **table), read="redshift").sql("redshift")
     assert as_redshift == as_duckdb
 
 
 PARQUET_TO_REDSHIFT = {
-    pa.int64(): "BIGINT", pa.string(): "VARCHAR(256)", pa.decimal128(18, 5): "DECIMAL(18, 5)",
+    pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.date32(): "DATE", pa.decimal128(4, 2): "DECIMAL(4, 2)",
+    pa.decimal128(5, 2): "DECIMAL(5, 2)", pa.string(): "VARCHAR(256)", pa.decimal128(18, 5): "DECIMAL(18, 5)",
     pa.timestamp("us", tz="UTC"): "TIMESTAMP", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION",
 }
 
 
 @pytest.mark.parametrize("table, schema", [("user_purchase_staging", USER_PURCHASE_SCHEMA),
-                                           ("classified_movie_review", CLASSIFIED_SCHEMA)])
+                                           ("classified_movie_review", CLASSIFIED_SCHEMA),
+                                           ("rental_staging", RENTAL_SCHEMA),
+                                           *((name, snapshot.schema) for name, snapshot in SNAPSHOTS.items())])
 def test_external_tables_match_the_parquet_the_platform_writes(table, schema, partitioning):
     create = sqlglot.parse_one(_rendered(EXTERNAL_TABLE_DDL[table]), read="redshift")
     assert isinstance(create, exp.Create) and create.this.this.name == table and create.this.this.db == "spectrum"
     columns = [(c.name, c.args["kind"].sql("redshift")) for c in create.this.expressions]
     assert columns == [(f.name, PARQUET_TO_REDSHIFT[f.type]) for f in schema]
     partitioned = create.find(exp.PartitionedByProperty)
-    expected = "(insert_date DATE, insert_hour SMALLINT)" if partitioning is HOURLY else "(insert_date DATE)"
-    assert partitioned is not None and partitioned.sql("redshift").endswith(expected)
+    if table in SNAPSHOTS:  # replaced whole: no partitions
+        assert partitioned is None
+    else:
+        expected = "(insert_date DATE, insert_hour SMALLINT)" if partitioning is HOURLY else "(insert_date DATE)"
+        assert partitioned is not None and partitioned.sql("redshift").endswith(expected)
     text = _rendered(EXTERNAL_TABLE_DDL[table])
     assert "STORED AS PARQUET" in text and f"LOCATION '{SAMPLE_LITERALS['location']}/'" in text
 
@@ -121,7 +132,7 @@ def test_redshift_connector_binds_the_same_parameters(partitioning):
         assert statement.count("$1") == 1 and "$2" not in statement
         assert make_args(params) == ("2022-01-02",)
 
-    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/user_behavior_metric_partition_counts.sql"))
+    statement, make_args = convert_paramstyle("pyformat", redshift_sql("warehouse/partition_counts.sql", table="fact_payment"))
     assert "%" not in statement and ":date_from" not in statement and ":date_to" not in statement
     assert statement.count("$1") == 1 and statement.count("$2") == 1 and "$3" not in statement
     assert make_args({"date_from": "2022-01-02", "date_to": "2022-01-09"}) == ("2022-01-02", "2022-01-09")
@@ -238,11 +249,12 @@ DAY, OTHER_DAY = "2022-01-02", "2022-01-03"
 
 
 def _standin_ddl(table: str) -> str:
-    """A plain table with the external table's columns (from its DDL) plus the partition column."""
+    """A plain table with the external table's columns (from its DDL) plus the partition columns, if any."""
     text = _rendered(EXTERNAL_TABLE_DDL[table])
-    match = re.search(r"CREATE EXTERNAL TABLE (spectrum\.\w+) \((.*?)\)\s*PARTITIONED BY \((.*?)\)", text, re.S)
+    match = re.search(r"CREATE EXTERNAL TABLE (spectrum\.\w+) \((.*?)\)\s*(?:PARTITIONED BY \((.*?)\))?\s*STORED",
+                      text, re.S)
     name, columns, partition = match.groups()
-    return f"CREATE TABLE {name} ({columns}, {partition})"
+    return f"CREATE TABLE {name} ({columns}{', ' + partition if partition else ''})"
 
 
 @pytest.fixture
@@ -257,6 +269,9 @@ def _pg_warehouse(pg_database):
         conn.execute("CREATE SCHEMA spectrum")
         for table in EXTERNAL_TABLE_DDL:
             conn.execute(_standin_ddl(table))
+        # the customers who buy and review below, for the star schema's dimension
+        conn.execute("INSERT INTO spectrum.customer_staging (customer_id, store_id, active, city, country) "
+                     "SELECT c, 1, true, 'Lethbridge', 'Canada' FROM generate_series(1, 6) AS c")
     warehouse = RedshiftWarehouseResource(
         driver="psycopg2", host=info["host"], port=5432, database=info["dbname"], user=info.get("user", "postgres"),
         password=info.get("password") or "", sslmode="disable",
@@ -285,7 +300,7 @@ def _load(dsn: str, purchases=PURCHASES, reviews=REVIEWS) -> None:
                 (payment_id, customer, payment_id, Decimal(amount), f"{day} 10:00", f"{day} 09:00", day))
         for cid, review_id, positive, day in reviews:
             conn.execute(
-                "INSERT INTO spectrum.classified_movie_review VALUES (%s, %s, %s, %s, 0.9, 'm1', %s)",
+                "INSERT INTO spectrum.classified_movie_review VALUES (%s, %s, %s, %s, 0.9, 'm1', NULL, %s)",
                 (cid, review_id, positive, "positive" if positive else "negative", day))
 
 

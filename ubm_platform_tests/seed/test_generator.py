@@ -13,15 +13,22 @@ from ubm_platform.seed.generator import review_file_path, seed
 from ubm_platform_tests.expected import valid_reviews
 
 START, END = dt.date(2022, 1, 1), dt.date(2022, 6, 30)
+TABLES = ["customer", "film", "category", "film_category", "inventory", "rental", "payment",
+          "country", "city", "address", "language", "actor", "film_actor"]
+
+
+def _checksum(conn, table: str, columns: list[str]) -> str:
+    row = " || ':' || ".join(columns)
+    return conn.execute(f"SELECT md5(string_agg({row}, ',' ORDER BY {row})) FROM {table}").fetchone()[0]
 
 
 def _counts(dsn):
     with psycopg.connect(dsn) as conn:
-        tables = ["customer", "film", "category", "film_category", "inventory", "rental", "payment"]
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-        counts["payment_checksum"] = conn.execute(
-            "SELECT md5(string_agg(payment_id || ':' || customer_id || ':' || amount || ':' || payment_date, ',' "
-            "ORDER BY payment_id)) FROM payment").fetchone()[0]
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        counts["payment_checksum"] = _checksum(conn, "payment", ["payment_id", "customer_id", "amount", "payment_date"])
+        # the tables drawn from their own random streams: seeded too
+        counts["address_checksum"] = _checksum(conn, "address", ["address_id", "address", "city_id", "phone"])
+        counts["film_actor_checksum"] = _checksum(conn, "film_actor", ["film_id", "actor_id"])
         counts["orphan_payments"] = conn.execute(
             "SELECT count(*) FROM payment p LEFT JOIN rental r USING (rental_id) WHERE r.rental_id IS NULL"
         ).fetchone()[0]
@@ -40,8 +47,8 @@ def seeded(pg_server, tmp_path_factory):
         dsn = pg_server.get_uri(database=name)
         landing = tmp_path_factory.mktemp(f"landing_{label}")
         with psycopg.connect(dsn) as conn:
-            seed(conn, landing, START, END, scale, random_seed)
-        dsns[label] = (dsn, landing)
+            summary = seed(conn, landing, START, END, scale, random_seed)
+        dsns[label] = (dsn, landing, summary)
     return dsns
 
 
@@ -74,7 +81,7 @@ def test_scale_multiplies_customers_and_rentals(seeded):
 
 
 def test_vendor_files_follow_the_contract(seeded):
-    dsn, landing = seeded["a"]
+    dsn, landing, _ = seeded["a"]
     with psycopg.connect(dsn) as conn:
         customers = {r[0] for r in conn.execute("SELECT customer_id FROM customer")}
     valid, raw_rows, reasons = [], 0, Counter()
@@ -97,3 +104,39 @@ def test_vendor_files_follow_the_contract(seeded):
     # A realistic share of bad rows (about 1.5%), of every kind the generator makes.
     assert 0.005 * raw_rows < sum(reasons.values()) < 0.025 * raw_rows
     assert len(reasons) == 5, reasons
+
+
+@pytest.mark.parametrize("label", ["a", "double"])
+@pytest.mark.parametrize(("table", "column", "parent", "key"), [
+    ("customer", "address_id", "address", "address_id"),
+    ("address", "city_id", "city", "city_id"),
+    ("city", "country_id", "country", "country_id"),
+    ("film", "language_id", "language", "language_id"),
+    ("film_actor", "actor_id", "actor", "actor_id"),
+    ("film_actor", "film_id", "film", "film_id"),
+])
+def test_dimension_keys_resolve(seeded, label, table, column, parent, key):
+    with psycopg.connect(seeded[label][0]) as conn:
+        orphans = conn.execute(
+            f"SELECT count(*) FROM {table} t LEFT JOIN {parent} p ON p.{key} = t.{column} WHERE p.{key} IS NULL"
+        ).fetchone()[0]
+        rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    assert rows > 0 and orphans == 0, f"{orphans} of {rows} {table}.{column} not in {parent}"
+
+
+def test_dimension_tables_are_pagila_like(seeded):
+    dsn, _, summary = seeded["a"]
+    counts = _counts(dsn)
+    assert counts["country"] >= 20 and counts["city"] == 600 and counts["language"] == 6
+    assert counts["address"] == summary.addresses == counts["customer"] + 4  # Pagila's first 4: stores and staff
+    assert counts["actor"] == summary.actors == 200
+    assert seeded["double"][2].addresses == 2 * counts["customer"] + 4
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(DISTINCT country_id) FROM city").fetchone()[0] == counts["country"]
+        distinct_pairs = conn.execute("SELECT count(DISTINCT (actor_id, film_id)) FROM film_actor").fetchone()[0]
+        cast = [n for (n,) in conn.execute(
+            "SELECT count(fa.actor_id) FROM film f LEFT JOIN film_actor fa USING (film_id) GROUP BY f.film_id")]
+    assert distinct_pairs == counts["film_actor"]
+    assert len(cast) == counts["film"] and min(cast) == 0 and max(cast) <= 10
+    assert 0 < cast.count(0) <= 5  # a few films without actors, as in Pagila
+    assert 4 <= sum(cast) / len(cast) <= 7  # Pagila: 5,462 for 1,000 films

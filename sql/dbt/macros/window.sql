@@ -1,4 +1,4 @@
-{#- The partition window a run is given (vars window_start, window_end: ISO timestamps, UTC) and the
+{#- The partition window a run is given (window_start, window_end: ISO timestamps, UTC) and the
     partition columns of the platform's granularity (UBM_PARTITION, as ubm_platform/partitions.py). -#}
 
 {% macro ubm_hourly() %}
@@ -13,8 +13,19 @@
   {{ return({'insert_date': 'date', 'insert_hour': 'smallint'}) }}
 {% endmacro %}
 
-{% macro ubm_parse_timestamp(name) %}
+{#- A window bound: the var of that name, or else (the platform's way) the environment variable
+    UBM_WINDOW_START / UBM_WINDOW_END, read only while executing: dbt re-parses the whole project when the
+    vars change, never for an environment variable its parse did not read, so each day's run of the
+    platform parses nothing again. -#}
+{% macro ubm_window_bound(name) %}
   {%- set text = var(name) -%}
+  {%- if text is none and execute -%}
+    {%- set text = env_var('UBM_' ~ name | upper, '') or none -%}
+  {%- endif -%}
+  {{ return(text) }}
+{% endmacro %}
+
+{% macro ubm_parse_timestamp(name, text) %}
   {%- set value = modules.datetime.datetime.fromisoformat(text | string) -%}
   {%- if value.tzinfo is not none -%}
     {%- set value = value.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
@@ -26,14 +37,15 @@
 {% endmacro %}
 
 {% macro ubm_window() %}
-  {#- At parse time no window is needed (dagster-dbt parses the project without vars). -#}
-  {%- if var('window_start') is none or var('window_end') is none -%}
+  {%- set start_text, end_text = ubm_window_bound('window_start'), ubm_window_bound('window_end') -%}
+  {#- At parse time no window is needed (dagster-dbt parses the project without one). -#}
+  {%- if start_text is none or end_text is none -%}
     {%- if execute -%}
-      {{ exceptions.raise_compiler_error("give the partition window: --vars '{window_start: ..., window_end: ...}'") }}
+      {{ exceptions.raise_compiler_error("give the partition window: --vars '{window_start: ..., window_end: ...}' or UBM_WINDOW_START / UBM_WINDOW_END") }}
     {%- endif -%}
     {{ return(none) }}
   {%- endif -%}
-  {%- set start, end = ubm_parse_timestamp('window_start'), ubm_parse_timestamp('window_end') -%}
+  {%- set start, end = ubm_parse_timestamp('window_start', start_text), ubm_parse_timestamp('window_end', end_text) -%}
   {%- if end <= start -%}
     {{ exceptions.raise_compiler_error("window_end must be after window_start") }}
   {%- endif -%}

@@ -1,7 +1,9 @@
 {#- Write-audit-publish, step 1: the window's rows of user_behavior_metric, written where analysts do not
     read (schema ubm_audit) and tested there. user_behavior_metric publishes them only if every test
     passes: `dbt build` skips a model whose parent failed a test. -#}
-{{ config(materialized='table', schema='ubm_audit') }}
+{{ config(materialized='table', schema='ubm_audit', tags=['partitioned']) }}
+-- reconciled with the facts (tests/user_behavior_metric_reconciles.sql), so built after them:
+-- depends_on: {{ ref('fact_payment') }}, {{ ref('fact_review') }}
 
 {%- set partition = ubm_partition_columns() | join(', ') %}
 

@@ -1,6 +1,5 @@
-{#- The audited window's totals per partition equal the lake's own: the staged purchases' amount and
-    count, and the classified reviews' count, computed apart from the metric's joins. Returns the
-    partitions that differ. -#}
+{#- The audited window's totals per partition equal the star schema's: fact_payment's amount and count and
+    fact_review's count, computed apart from the metric's joins. Returns the partitions that differ. -#}
 {{ config(meta={'dagster': {'ref': {'name': 'user_behavior_metric_audit'}}}) }}
 {%- set partition = ubm_partition_columns() | join(', ') %}
 
@@ -12,19 +11,19 @@ with metric as (
 
 purchases as (
     select {{ partition }}, sum(amount) as amount, count(*) as purchases
-    from {{ source('lake', 'user_purchase_staging') }}
+    from {{ ref('fact_payment') }}
     where {{ ubm_in_window() }}
     group by {{ partition }}
 ),
 
 reviews as (
     select {{ partition }}, count(*) as reviews
-    from {{ source('lake', 'classified_movie_review') }}
+    from {{ ref('fact_review') }}
     where {{ ubm_in_window() }}
     group by {{ partition }}
 ),
 
-lake as (
+facts as (
     select
         {{ ubm_partition_coalesce('purchases', 'reviews') }},
         coalesce(purchases.amount, 0) as amount,
@@ -35,12 +34,12 @@ lake as (
 )
 
 select
-    {{ ubm_partition_coalesce('metric', 'lake') }},
-    metric.amount as metric_amount, lake.amount as staged_amount,
-    metric.purchases as metric_purchases, lake.purchases as staged_purchases,
-    metric.reviews as metric_reviews, lake.reviews as classified_reviews
+    {{ ubm_partition_coalesce('metric', 'facts') }},
+    metric.amount as metric_amount, facts.amount as fact_amount,
+    metric.purchases as metric_purchases, facts.purchases as fact_payments,
+    metric.reviews as metric_reviews, facts.reviews as fact_reviews
 from metric
-full outer join lake on {{ ubm_partition_join('metric', 'lake') }}
-where coalesce(metric.amount, 0) <> coalesce(lake.amount, 0)
-    or coalesce(metric.purchases, 0) <> coalesce(lake.purchases, 0)
-    or coalesce(metric.reviews, 0) <> coalesce(lake.reviews, 0)
+full outer join facts on {{ ubm_partition_join('metric', 'facts') }}
+where coalesce(metric.amount, 0) <> coalesce(facts.amount, 0)
+    or coalesce(metric.purchases, 0) <> coalesce(facts.purchases, 0)
+    or coalesce(metric.reviews, 0) <> coalesce(facts.reviews, 0)

@@ -8,7 +8,8 @@ CREATE EXTERNAL TABLE spectrum.classified_movie_review (
     positive_review BOOLEAN,
     sentiment VARCHAR(256),
     probability DOUBLE PRECISION,
-    model_version VARCHAR(256)
+    model_version VARCHAR(256),
+    film_id BIGINT
 )
 PARTITIONED BY ({{partition_columns_typed}})
 STORED AS PARQUET

@@ -23,7 +23,8 @@ from ubm_platform.resources.warehouse import WarehouseResource
 
 CLASSIFIED_SCHEMA = pa.schema(
     [("cid", pa.int64()), ("review_id", pa.string()), ("positive_review", pa.bool_()),
-     ("sentiment", pa.string()), ("probability", pa.float64()), ("model_version", pa.string())]
+     ("sentiment", pa.string()), ("probability", pa.float64()), ("model_version", pa.string()),
+     ("film_id", pa.int64())]  # the film reviewed, when the vendor names one
 )
 
 

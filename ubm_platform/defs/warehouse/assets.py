@@ -1,19 +1,25 @@
-"""user_behavior_metric: the analysts' table, built in the warehouse by the dbt project in sql/dbt.
+"""The warehouse, built by the dbt project in sql/dbt through dagster-dbt: two assets definitions.
 
-Write-audit-publish, in one `dbt build` per run (a range of partitions is one window, one invocation):
-the window's rows are built into ubm_audit.user_behavior_metric_audit, where analysts do not read, the
-project's tests run on them, and the model `user_behavior_metric` publishes them (a delete and an insert of
-the window in one transaction) only if every test passed: dbt skips a model whose parent failed a test.
+- `star_schema_dimensions` (unpartitioned, tag `dimension`): dim_date, dim_film with its bridges to
+  categories and actors, and dim_customer, slowly changing (type 2) through the dbt snapshot
+  customer_history; rebuilt whole at each run.
+- `warehouse_partitions` (the platform's partitions, tag `partitioned`): fact_rental, fact_payment,
+  fact_review and user_behavior_metric, one `dbt build` per run's window, each table's window replaced.
 
-In Dagster this is ONE asset, `user_behavior_metric`: the audited window carries its key, so the dbt tests
-are its (blocking) checks, and the publishing model's success is its materialization.
+user_behavior_metric is write-audit-publish: the window's rows are built into
+ubm_audit.user_behavior_metric_audit, where analysts do not read, its tests run on them (one reconciles it
+with fact_payment and fact_review), and the model `user_behavior_metric` publishes them only if every test
+passed: dbt skips a model whose parent failed a test. In Dagster it is ONE asset: the audited window carries
+its key, so the dbt tests are its (blocking) checks, and the publishing model's success is its
+materialization. Every dbt test is a check of the asset its model is: keys are errors (blocking), a fact's
+references into its dimensions are warnings that count the orphans.
 """
 
 
 import contextlib
 import io
-import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +38,7 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
 from ubm_platform.defs import quality
 from ubm_platform.defs.metadata import markdown_table
@@ -43,6 +49,7 @@ from ubm_platform.settings import load_settings
 
 DBT_PROJECT = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 METRIC = AssetKey("user_behavior_metric")
+AUDIT_MODEL = "user_behavior_metric_audit"  # builds and tests the window where analysts do not read
 PUBLISH_MODEL = "user_behavior_metric"  # the dbt model that publishes the audited window
 METRIC_COLUMNS = TableSchema(
     columns=[
@@ -57,7 +64,7 @@ METRIC_COLUMNS = TableSchema(
     ]
 )
 PREVIEW_SQL = "warehouse/user_behavior_metric_partition_preview.sql"
-COUNTS_SQL = "warehouse/user_behavior_metric_partition_counts.sql"
+COUNTS_SQL = "warehouse/partition_counts.sql"
 
 
 def dbt_manifest() -> Path:
@@ -66,7 +73,7 @@ def dbt_manifest() -> Path:
     A parse takes about 2.5 s; it writes to a folder of its own and the manifest is moved into place, so
     processes loading the definitions at the same time never read a half-written one."""
     manifest = DBT_PROJECT.manifest_path
-    sources = [DBT_DIR / "dbt_project.yml", *(p for d in ("models", "macros", "tests", "analyses")
+    sources = [DBT_DIR / "dbt_project.yml", *(p for d in ("models", "macros", "tests", "analyses", "snapshots")
                                              for p in (DBT_DIR / d).rglob("*") if p.is_file())]
     if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return manifest
@@ -77,19 +84,29 @@ def dbt_manifest() -> Path:
     return manifest
 
 
-class MetricTranslator(DagsterDbtTranslator):
-    """The dbt nodes as the platform's asset: the lake's sources are the upstream assets (their dbt meta
-    names them), and the metric keeps the group, owners, freshness and column types it always had."""
+STAR_SCHEMA_GROUP = "star_schema"
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """The dbt nodes as the platform's assets: the lake's sources are the upstream assets (their dbt meta
+    names them); the star schema's tables form one group; the metric keeps the group, freshness and
+    column types it always had."""
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
+        if node.get("resource_type") == "source":
+            return spec
+        spec = spec.replace_attributes(
+            owners=["team:data-platform"],
+            kinds={"dbt", "duckdb" if load_settings().env == "local" else "redshift"},
+            group_name=STAR_SCHEMA_GROUP,
+        )
         if spec.key != METRIC:
             return spec
         return spec.replace_attributes(
             deps=[dep for dep in spec.deps if dep.asset_key != METRIC],  # the publishing model reads the audit
             group_name="warehouse",
-            owners=["team:data-platform"],
-            kinds={"dbt", "duckdb" if load_settings().env == "local" else "redshift"},
             freshness_policy=FRESHNESS,
             # what analysts query (the audit table the dbt node builds is not)
             metadata={**spec.metadata, "dagster/column_schema": METRIC_COLUMNS,
@@ -97,7 +114,7 @@ class MetricTranslator(DagsterDbtTranslator):
         )
 
 
-TRANSLATOR = MetricTranslator()
+TRANSLATOR = WarehouseTranslator()
 MANIFEST = dbt_manifest()
 
 
@@ -116,62 +133,116 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _dbt_environment(warehouse: WarehouseResource, lake: LakeIOManager, **extra: str):
+    # DuckDB reads the lake's Parquet as the project's sources (Redshift: through Spectrum)
+    return _environment({**warehouse.dbt_env(), "UBM_LAKE_ROOT": lake.uri(""), "UBM_PARTITION": GRANULARITY.name,
+                         **extra})
+
+
+def _keep_parse(build: DbtCliInvocation) -> None:
+    """Leave the finished invocation's parse where dagster-dbt hands the next one its starting point (the
+    project's target/): the next run, in the same environment, parses nothing again (3 - 4 s a run). The
+    parse made when the definitions load cannot serve: it has no warehouse in the profile."""
+    parsed = build.target_path / "partial_parse.msgpack"
+    if parsed.exists():
+        target = DBT_PROJECT.manifest_path.parent
+        kept = target / f"partial_parse.msgpack.{os.getpid()}"
+        shutil.copyfile(parsed, kept)
+        os.replace(kept, target / "partial_parse.msgpack")
+
+
 @dbt_assets(
     manifest=MANIFEST,
     project=DBT_PROJECT,
-    name="user_behavior_metric",
+    name="star_schema_dimensions",
+    select="tag:dimension",
+    backfill_policy=BackfillPolicy.single_run(),  # in a backfill of partitions, built once, in the range's run
+    dagster_dbt_translator=TRANSLATOR,
+)
+def star_schema_dimensions(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                           lake: LakeIOManager):
+    """The calendar, the films with their bridges and the customers' history, rebuilt whole. Only the
+    tests between dimensions run here (cautious selection): the facts' references are checked when the
+    facts are built."""
+    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious"):
+        build = dbt.cli(["build"], context=context)
+    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
+        yield from build.stream()
+    context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
+    _keep_parse(build)
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=DBT_PROJECT,
+    name="warehouse_partitions",
+    select="tag:partitioned",
     exclude=PUBLISH_MODEL,  # not an asset of its own: its success is the metric's materialization
     partitions_def=partitions_def,
     backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=TRANSLATOR,
 )
-def user_behavior_metric(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+def warehouse_partitions(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                          lake: LakeIOManager):
+    """The facts and user_behavior_metric for the run's window: one `dbt build` replaces the window in
+    each selected table, each after its tests passed (the metric: write-audit-publish)."""
     keys = context.partition_keys
     window = context.partition_time_window
-    window_vars = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
-    # DuckDB reads the lake's Parquet as the project's sources (Redshift: through Spectrum)
-    with _environment({**warehouse.dbt_env(), "UBM_LAKE_ROOT": lake.uri(""), "UBM_PARTITION": GRANULARITY.name}):
-        # Without the context, dbt builds the whole project whatever Dagster selected: the publishing model
-        # must never run without the audit and its tests before it.
-        build = dbt.cli(["build", "--vars", json.dumps(window_vars)], raise_on_error=False,
+    selected = context.selected_asset_keys
+    # The metric is two dbt models: without both (and the tests between them) it is never published.
+    models = [key.path[-1] for key in selected if key != METRIC] + ([AUDIT_MODEL, PUBLISH_MODEL] if METRIC in selected else [])
+    # The window goes in the environment, not in --vars: new vars make dbt parse the whole project again.
+    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="buildable",
+                          UBM_WINDOW_START=window.start.isoformat(), UBM_WINDOW_END=window.end.isoformat()):
+        build = dbt.cli(["build", "--select", " ".join(models)], raise_on_error=False,
                         manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR)
-    checks, published = [], None
+    checks: dict[AssetKey, list[AssetCheckResult]] = {key: [] for key in selected}
+    built: dict[AssetKey, dict] = {}
     # dagster-dbt echoes every dbt line to stdout: they go to the run's log instead, one message, so that
     # `ubm run` keeps to its one line per partition and asset.
     with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
         for event in build.stream():
             if isinstance(event, AssetCheckEvaluation) and event.asset_check_key in context.selected_asset_check_keys:
-                checks.append(AssetCheckResult(asset_key=METRIC, check_name=event.check_name, passed=event.passed,
-                                               severity=event.severity, metadata=event.metadata))
-            elif isinstance(event, AssetMaterialization) and event.metadata["unique_id"].value.endswith(
-                    f".{PUBLISH_MODEL}"):
-                published = event.metadata
-    what = f"user_behavior_metric {keys[0]}" + (f"...{keys[-1]}" if len(keys) > 1 else "")
-    succeeded = build.is_successful() and published is not None
+                checks[event.asset_key].append(AssetCheckResult(
+                    asset_key=event.asset_key, check_name=event.check_name, passed=event.passed,
+                    severity=event.severity, metadata=event.metadata))
+            elif isinstance(event, AssetMaterialization) and event.asset_key in selected:
+                if event.asset_key != METRIC or event.metadata["unique_id"].value.endswith(f".{PUBLISH_MODEL}"):
+                    built[event.asset_key] = event.metadata
+    _keep_parse(build)
+    what = f"{keys[0]}" + (f"...{keys[-1]}" if len(keys) > 1 else "")
+    succeeded = build.is_successful() and set(built) == selected
     (context.log.debug if succeeded else context.log.error)(f"dbt build:\n{dbt_output.getvalue()}")
     if not succeeded:
-        yield from checks
-        failed = quality.blocking_failures(checks)
+        for results in checks.values():
+            yield from results
+        failed = quality.blocking_failures([c for results in checks.values() for c in results])
         if failed:
-            raise quality.refuse(what, failed)
-        raise Failure(description=f"{what}: dbt build failed: {build.get_error()}")
+            raise quality.refuse(f"warehouse {what}", failed)
+        raise Failure(description=f"warehouse {what}: dbt build failed: {build.get_error()}")
 
     # dbt has exited: the warehouse (a DuckDB file takes one writer) can be read.
-    rows = _rows_by_partition(warehouse, keys)
-    columns, preview = warehouse.query(PREVIEW_SQL, partition_window(keys[-1]).sql_params)
-    for key in keys:  # each partition recorded with its own row count
-        context.add_asset_metadata(
-            {**published, "dagster/row_count": rows[key], "dagster/column_schema": METRIC_COLUMNS,
-             **({"preview": MetadataValue.md(markdown_table(columns, preview))} if key == keys[-1] else {})},
-            asset_key=METRIC, partition_key=key,
-        )
-    yield MaterializeResult(asset_key=METRIC, check_results=checks)
+    for key in sorted(selected, key=lambda k: k.to_user_string()):
+        table = key.path[-1]
+        rows = _rows_by_partition(warehouse, table, keys)
+        extra = {"dagster/column_schema": METRIC_COLUMNS} if key == METRIC else {}
+        for partition_key in keys:  # each partition recorded with its own row count
+            context.add_asset_metadata({**built[key], **extra, "dagster/row_count": rows[partition_key]},
+                                       asset_key=key, partition_key=partition_key)
+        if key == METRIC:
+            columns, preview = warehouse.query(PREVIEW_SQL, partition_window(keys[-1]).sql_params)
+            context.add_asset_metadata({"preview": MetadataValue.md(markdown_table(columns, preview))},
+                                       asset_key=key, partition_key=keys[-1])
+        yield MaterializeResult(asset_key=key, check_results=checks[key])
 
 
-def _rows_by_partition(warehouse: WarehouseResource, keys: list[str]) -> dict[str, int]:
+def _rows_by_partition(warehouse: WarehouseResource, table: str, keys: list[str]) -> dict[str, int]:
     windows = {key: partition_window(key) for key in keys}
     _, counted = warehouse.query(COUNTS_SQL, {"date_from": windows[keys[0]].insert_date,
-                                              "date_to": windows[keys[-1]].insert_date})
+                                              "date_to": windows[keys[-1]].insert_date}, table=table)
     by_values = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in counted}
     return {key: by_values.get(tuple(str(v) for v in w.sql_params.values()), 0) for key, w in windows.items()}
+
+
+# The metric's old name in code: the partitioned dbt assets include it.
+user_behavior_metric = warehouse_partitions

@@ -94,7 +94,7 @@ def test_a_range_run_publishes_each_day_with_its_own_rows(lake, tmp_path):
 
 def test_a_blocked_day_publishes_nothing_and_the_days_before_it_stay_published(lake, tmp_path):
     previous = pa.table({"cid": [1], "review_id": ["previous-run"], "positive_review": [True], "sentiment": ["positive"],
-                         "probability": [0.9], "model_version": ["sentiment-old"]}, schema=CLASSIFIED_SCHEMA)
+                         "probability": [0.9], "model_version": ["sentiment-old"], "film_id": [7]}, schema=CLASSIFIED_SCHEMA)
     for day in ("2022-01-03", "2022-01-04"):
         with lake.open_output(f"{lake.partition_path('classified_movie_review', day)}/part-00000.parquet") as f:
             pq.write_table(previous, f)

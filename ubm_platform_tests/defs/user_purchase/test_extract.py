@@ -14,7 +14,8 @@ import pytest
 
 from ubm_platform import sql_files
 from ubm_platform.defs.metadata import PREVIEW_ROWS
-from ubm_platform.defs.user_purchase.extract import USER_PURCHASE_SCHEMA, PurchaseStream, extract_user_purchase
+from ubm_platform.defs.oltp_extract import PartitionStream, extract_partition
+from ubm_platform.defs.user_purchase.extract import USER_PURCHASE, USER_PURCHASE_SCHEMA
 from ubm_platform.partitions import partition_window
 
 UTC = dt.timezone.utc
@@ -59,7 +60,7 @@ def arrow_conn(oltp, pg_database):
 
 def test_extracts_exactly_the_days_payments_once_each(oltp, arrow_conn):
     sink = io.BytesIO()
-    rows = extract_user_purchase(arrow_conn, "2022-02-01", sink).rows
+    rows = extract_partition(arrow_conn, USER_PURCHASE, "2022-02-01", sink).rows
     table = pq.read_table(io.BytesIO(sink.getvalue()))
     assert table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
     by_id = {r["payment_id"]: r for r in table.to_pylist()}
@@ -76,7 +77,7 @@ def test_extracts_exactly_the_days_payments_once_each(oltp, arrow_conn):
 
 def test_a_day_without_payments_gives_an_empty_file_with_the_schema(arrow_conn):
     sink = io.BytesIO()
-    assert extract_user_purchase(arrow_conn, "2023-05-05", sink).rows == 0
+    assert extract_partition(arrow_conn, USER_PURCHASE, "2023-05-05", sink).rows == 0
     table = pq.read_table(io.BytesIO(sink.getvalue()))
     assert table.num_rows == 0 and table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
 
@@ -89,7 +90,7 @@ def test_streams_in_blocks_rather_than_one_frame(oltp, arrow_conn):
         "FROM generate_series(1, 20000) AS g"
     )
     sink = io.BytesIO()
-    assert extract_user_purchase(arrow_conn, "2022-03-01", sink, batch_bytes=64 << 10).rows == 20000
+    assert extract_partition(arrow_conn, USER_PURCHASE, "2022-03-01", sink, batch_bytes=64 << 10).rows == 20000
     parquet = pq.ParquetFile(io.BytesIO(sink.getvalue()))
     assert parquet.metadata.num_row_groups > 5
     assert sorted(parquet.read().column("payment_id").to_pylist()) == list(range(101, 20101))
@@ -115,7 +116,7 @@ def _extract_range(arrow_conn, keys: list[str], batch_bytes: int) -> dict[str, t
     """Partition key -> (its stats, its file's table), for consecutive partitions read by one stream."""
     windows = [partition_window(k) for k in keys]
     out = {}
-    with PurchaseStream(arrow_conn, windows, batch_bytes=batch_bytes) as stream:
+    with PartitionStream(arrow_conn, USER_PURCHASE, windows, batch_bytes=batch_bytes) as stream:
         for window in windows:
             sink = io.BytesIO()
             stats = stream.write_partition(window, sink)
@@ -151,7 +152,7 @@ def test_a_range_is_cut_into_partitions_at_their_exact_boundaries(oltp, arrow_co
         assert table.schema.equals(USER_PURCHASE_SCHEMA, check_metadata=False)
         assert sorted(table.column("payment_id").to_pylist()) == expected, key
         assert stats.rows == table.num_rows == len(expected)
-        assert (stats.null_ids, stats.negative_amounts, stats.duplicate_payment_ids) == (0, 0, 0)
+        assert (stats.null_ids, stats.bad_values, stats.duplicate_ids) == (0, {"negative_amounts": 0}, 0)
         # the preview's rows, kept while writing, are the file's first rows
         preview = stats.first_rows.to_pylist() if stats.first_rows is not None else []
         assert preview == table.slice(0, PREVIEW_ROWS).to_pylist()
@@ -183,12 +184,12 @@ def test_checks_counted_while_writing_find_duplicate_ids_negative_amounts_and_nu
         assert stats.rows == rows, key
         # a row with a null id cannot go into the file (non-nullable column): counted, not written
         assert table.num_rows == rows - null_customers - (rows - ids), key
-        assert stats.duplicate_payment_ids == ids - distinct_ids, key
+        assert stats.duplicate_ids == ids - distinct_ids, key
         assert stats.null_ids == null_customers + (rows - ids), key
-        assert stats.negative_amounts == negative, key
-    assert [extracted[k][0].duplicate_payment_ids for k in keys] == [1, 0, 0]  # per partition, not per range
+        assert stats.bad_values["negative_amounts"] == negative, key
+    assert [extracted[k][0].duplicate_ids for k in keys] == [1, 0, 0]  # per partition, not per range
     assert [extracted[k][0].null_ids for k in keys] == [0, 1, 0]
-    assert [extracted[k][0].negative_amounts for k in keys] == [1, 0, 0]
+    assert [extracted[k][0].bad_values["negative_amounts"] for k in keys] == [1, 0, 0]
 
 
 # -- the asset over a range: each partition written, checked and published on its own -----------------
@@ -249,7 +250,7 @@ def test_a_stream_closed_before_its_end_leaves_the_connection_usable(oltp, arrow
     """After a failed partition the rest of the range is cancelled, not left running on the connection."""
     _insert_payments(oltp, [(5000 + i, 1, "1.00", dt.datetime(2022, 7, 1 + i % 5, 1, tzinfo=UTC)) for i in range(50)])
     windows = [partition_window(f"2022-07-0{d}") for d in range(1, 6)]
-    with PurchaseStream(arrow_conn, windows, batch_bytes=256) as stream:
+    with PartitionStream(arrow_conn, USER_PURCHASE, windows, batch_bytes=256) as stream:
         assert stream.write_partition(windows[0], io.BytesIO()).rows == 10
     with arrow_conn.cursor() as cursor:
         cursor.execute("SELECT count(*) AS n FROM payment")

@@ -1,14 +1,15 @@
-"""user_behavior_metric through Dagster: the dbt project run by the @dbt_assets asset on a lake of Parquet
-partitions, against an independent computation; its dbt tests as blocking checks; write-audit-publish."""
+"""The warehouse through Dagster: the dbt project run by the @dbt_assets assets (the star schema's dimensions,
+then the facts and user_behavior_metric of a window) on a lake of Parquet partitions, against an independent
+computation; the dbt tests as checks, blocking for keys; the metric's write-audit-publish."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from dagster import materialize
+from dagster import AssetCheckSeverity, AssetKey, materialize
 
-from ubm_platform.defs.warehouse.assets import user_behavior_metric
+from ubm_platform.defs.warehouse.assets import star_schema_dimensions, warehouse_partitions
 from ubm_platform.partitions import DAILY
 from ubm_platform.resources.lake import LakeIOManager
 from ubm_platform.resources.warehouse import DuckDBWarehouseResource, dbt_cli
@@ -30,7 +31,7 @@ def platform(tmp_path):
 
     def run(first: str, last: str | None = None):
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
-        return materialize([user_behavior_metric], resources={"warehouse": warehouse, "dbt": dbt_cli(),
+        return materialize([star_schema_dimensions, warehouse_partitions], resources={"warehouse": warehouse, "dbt": dbt_cli(),
                                                               "lake": LakeIOManager(root=str(lake.root))},
                            tags=tags, raise_on_error=False)
 
@@ -43,11 +44,24 @@ def test_a_range_is_one_dbt_build_published_with_its_checks(platform):
     assert result.success
     assert published(path, hourly=False) == lake.expected(windows[:2])
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == CHECKS and all(c.passed for c in checks)
-    materializations = result.asset_materializations_for_node("user_behavior_metric")
+    assert CHECKS == {c.check_name for c in checks if c.asset_key == METRIC} and all(c.passed for c in checks)
+    assert {c.asset_key.to_user_string() for c in checks} >= {"dim_customer", "dim_film", "fact_payment", "fact_review"}
+    materializations = _materializations(result, METRIC)
     assert {m.partition for m in materializations} == set(KEYS[:2])  # one per partition of the range
     rows = {key: len(day) for key, day in zip(KEYS, lake.expected(windows[:2]).values())}
     assert {m.partition: m.metadata["dagster/row_count"].value for m in materializations} == rows
+    payments = {key: len(lake.purchases[Lake.partition(w)]) for key, w in zip(KEYS, windows[:2])}
+    assert {m.partition: m.metadata["dagster/row_count"].value
+            for m in _materializations(result, AssetKey("fact_payment"))} == payments
+    assert [m.partition for m in _materializations(result, AssetKey("dim_customer"))] == [None]
+
+
+METRIC = AssetKey("user_behavior_metric")
+
+
+def _materializations(result, key: AssetKey):
+    return [m for m in result.get_asset_materialization_events() if m.asset_key == key
+            for m in [m.step_materialization_data.materialization]]
 
 
 def test_a_failing_check_leaves_the_published_table_as_it_was(platform):
@@ -58,9 +72,12 @@ def test_a_failing_check_leaves_the_published_table_as_it_was(platform):
     lake.write(windows[0], purchases=[*purchases, (999, Decimal("-3.00"))])  # a refund, the customer's only purchase
     result = run(KEYS[0])
     assert not result.success
-    failed = {c.check_name for c in result.get_asset_check_evaluations() if not c.passed}
-    assert failed == {"user_behavior_metric_audit_values_in_range"}
-    assert not result.asset_materializations_for_node("user_behavior_metric")
+    failed = {c.check_name: c.severity for c in result.get_asset_check_evaluations() if not c.passed}
+    # the refund's customer is unknown to dim_customer: a warning (orphans counted), not a block
+    assert failed == {"user_behavior_metric_audit_values_in_range": AssetCheckSeverity.ERROR,
+                      "fact_payment_customer_id_found_in_dim_customer": AssetCheckSeverity.WARN,
+                      "fact_rental_customer_id_found_in_dim_customer": AssetCheckSeverity.WARN}
+    assert not _materializations(result, METRIC)
     assert published(path, hourly=False) == before
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "not published: blocking checks failed" in failure.step_failure_data.error.message
