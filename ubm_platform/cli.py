@@ -348,6 +348,36 @@ def _warehouse_line(path) -> str:
             f"({days[0][0]} .. {days[-1][0]})")
 
 
+def _answer_lines(path) -> list[str]:
+    """The three questions' headlines, when they have been built."""
+    import duckdb
+
+    if not path.exists():
+        return []
+    try:
+        with _resources("warehouse") as resources:
+            _columns, rows = resources.warehouse.query("warehouse/question_answers.sql")
+    except duckdb.CatalogException:
+        return []
+    if not rows:
+        return []
+    (lift, low, high, genre_p, pairs, rho, similarity_p, customers, difference, d_low, d_high, review_p,
+     positive, negative) = rows[0]
+
+    def number(value, form: str = ".3f") -> str:
+        return "-" if value is None else format(value, form)
+
+    return [
+        f"  answers    (docs/analytics.md; tables genre_affinity, similarity_by_activity_summary, review_rental_effect_comparison)",
+        f"    next rental in the same genre:   lift {number(lift, '.2f')} (95% {number(low, '.2f')} .. {number(high, '.2f')}), "
+        f"p {number(genre_p)}, {pairs} consecutive pairs",
+        f"    alike rentals vs activity:       Spearman rho {number(rho)}, p {number(similarity_p)}, {customers} customers",
+        f"    same genre after positive vs negative reviews: {number(difference, '+.3f')} "
+        f"(95% {number(d_low, '+.3f')} .. {number(d_high, '+.3f')}), p {number(review_p)}, "
+        f"{positive} positive / {negative} negative reviews",
+    ]
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.env == "local":
@@ -356,6 +386,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         for line in _lake_lines(settings.lake_root):
             _say(line)
         _say(f"  warehouse  {_warehouse_line(settings.warehouse_path)}")
+        for line in _answer_lines(settings.warehouse_path):
+            _say(line)
         _say(f"  runs       {settings.dagster_home}: the Dagster instance (runs, logs, checks)")
         query = [".venv/bin/ubm sql", '.venv/bin/ubm sql -c "SELECT * FROM user_behavior_metric LIMIT 10"']
     else:

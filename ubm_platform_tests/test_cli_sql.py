@@ -89,6 +89,21 @@ def test_summary_says_what_was_built_and_what_to_do_next(home, capsys):
     assert "current: sentiment-abc" in out
     assert f"{home / 'warehouse.duckdb'}: user_behavior_metric, 3 rows over 2 days (2022-01-03 .. 2022-01-04)" in out
     assert "http://127.0.0.1:3000" in out and ".venv/bin/ubm sql" in out
+    assert "answers" not in out  # the questions are not built yet
+
+    with duckdb.connect(str(home / "warehouse.duckdb")) as conn:
+        conn.execute("CREATE TABLE genre_affinity AS SELECT 1.25 AS lift, 1.104 AS lift_ci_low, 1.396 AS lift_ci_high, "
+                     "0.004 AS p_value, 812 AS consecutive_pairs")
+        conn.execute("CREATE TABLE similarity_by_activity_summary AS SELECT -0.05 AS spearman_rho, 0.5 AS p_value, "
+                     "300 AS customers")
+        conn.execute("CREATE TABLE review_rental_effect_comparison AS SELECT 0.02 AS share_difference, -0.1 AS ci_low, "
+                     "0.14 AS ci_high, 0.7 AS p_value, 50 AS positive_reviews, 40 AS negative_reviews")
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert "next rental in the same genre:   lift 1.25 (95% 1.10 .. 1.40), p 0.004, 812 consecutive pairs" in out
+    assert "alike rentals vs activity:       Spearman rho -0.050, p 0.500, 300 customers" in out
+    assert ("same genre after positive vs negative reviews: +0.020 (95% -0.100 .. +0.140), p 0.700, "
+            "50 positive / 40 negative reviews") in out
 
 
 @pytest.mark.parametrize("successes, n, low, high", [

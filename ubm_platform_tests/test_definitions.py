@@ -12,7 +12,10 @@ PAGILA_TABLES = {f"pagila/{t}" for t in ("customer", "address", "city", "country
                                           "film_category", "actor", "film_actor", "inventory", "rental", "payment")}
 STAR_SCHEMA = {"dim_date", "customer_history", "dim_customer", "dim_film", "bridge_film_category", "bridge_film_actor",
                "fact_rental", "fact_payment", "fact_review"}
-ASSETS = LAKE_ASSETS | PAGILA_TABLES | STAR_SCHEMA | {"user_behavior_metric"}
+QUESTIONS = {"question_rentals", "customer_activity", "film_pair_similarity", "customer_pair_similarity",
+             "review_follow_rentals", "genre_affinity", "genre_transition", "similarity_by_activity",
+             "similarity_by_activity_summary", "review_rental_effect", "review_rental_effect_comparison"}
+ASSETS = LAKE_ASSETS | PAGILA_TABLES | STAR_SCHEMA | QUESTIONS | {"user_behavior_metric"}
 PARTITIONED = {"user_purchase_staging", "movie_review_raw", "classified_movie_review", "rental_staging",
                "fact_rental", "fact_payment", "fact_review", "user_behavior_metric"}
 

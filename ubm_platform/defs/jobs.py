@@ -6,8 +6,8 @@ from ubm_platform.partitions import GRANULARITY, HOURLY
 
 DAILY_ASSETS = (
     AssetSelection.assets("user_purchase_staging", "movie_review_raw", "classified_movie_review")
-    # the extractions of the star schema's sources, the star schema and the metric
-    | AssetSelection.groups("staging", "star_schema", "warehouse")
+    # the extractions of the star schema's sources, the star schema, the metric and the analysts' questions
+    | AssetSelection.groups("staging", "star_schema", "warehouse", "analytics")
 )
 
 daily_pipeline_job = define_asset_job(

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from dagster import (
     AssetCheckEvaluation,
@@ -32,6 +32,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     BackfillPolicy,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -85,6 +86,7 @@ def dbt_manifest() -> Path:
 
 
 STAR_SCHEMA_GROUP = "star_schema"
+QUESTIONS_GROUP = "analytics"
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -100,7 +102,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = spec.replace_attributes(
             owners=["team:data-platform"],
             kinds={"dbt", "duckdb" if load_settings().env == "local" else "redshift"},
-            group_name=STAR_SCHEMA_GROUP,
+            group_name=QUESTIONS_GROUP if "question" in node.get("tags", []) else STAR_SCHEMA_GROUP,
         )
         if spec.key != METRIC:
             return spec
@@ -165,6 +167,36 @@ def star_schema_dimensions(context: AssetExecutionContext, dbt: DbtCliResource, 
     tests between dimensions run here (cautious selection): the facts' references are checked when the
     facts are built."""
     with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious"):
+        build = dbt.cli(["build"], context=context)
+    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
+        yield from build.stream()
+    context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
+    _keep_parse(build)
+
+
+class QuestionWindow(Config):
+    """The window the analysts' questions look at (ISO dates, both included); by default all the history
+    in the facts."""
+
+    question_from: Optional[str] = None
+    question_to: Optional[str] = None
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=DBT_PROJECT,
+    name="analyst_questions",
+    select="tag:question",
+    backfill_policy=BackfillPolicy.single_run(),
+    dagster_dbt_translator=TRANSLATOR,
+)
+def analyst_questions(context: AssetExecutionContext, config: QuestionWindow, dbt: DbtCliResource,
+                      warehouse: WarehouseResource, lake: LakeIOManager):
+    """The three questions the platform exists to answer (docs/analytics.md), as small tables over a window
+    of the facts, rebuilt whole."""
+    window = {f"UBM_{name.upper()}": value for name, value in
+              (("question_from", config.question_from), ("question_to", config.question_to)) if value}
+    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious", **window):
         build = dbt.cli(["build"], context=context)
     with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
         yield from build.stream()

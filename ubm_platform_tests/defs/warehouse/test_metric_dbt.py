@@ -4,8 +4,10 @@ computation; the dbt tests as checks, blocking for keys; the metric's write-audi
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
+import duckdb
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, materialize
 
@@ -29,11 +31,12 @@ def platform(tmp_path):
         lake.write(window)
     warehouse = DuckDBWarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
 
-    def run(first: str, last: str | None = None):
+    def run(first: str, last: str | None = None, *more_assets, config: dict | None = None):
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
-        return materialize([star_schema_dimensions, warehouse_partitions], resources={"warehouse": warehouse, "dbt": dbt_cli(),
-                                                              "lake": LakeIOManager(root=str(lake.root))},
-                           tags=tags, raise_on_error=False)
+        return materialize([star_schema_dimensions, warehouse_partitions, *more_assets],
+                           resources={"warehouse": warehouse, "dbt": dbt_cli(), "lake": LakeIOManager(root=str(lake.root))},
+                           tags=tags, raise_on_error=False,
+                           run_config={"ops": {"analyst_questions": {"config": config}}} if config else None)
 
     return lake, windows, tmp_path / "warehouse.duckdb", run
 
@@ -81,3 +84,17 @@ def test_a_failing_check_leaves_the_published_table_as_it_was(platform):
     assert published(path, hourly=False) == before
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "not published: blocking checks failed" in failure.step_failure_data.error.message
+
+
+def test_the_questions_are_built_after_the_facts_over_the_window_of_their_run_config(platform):
+    """analyst_questions through Dagster, in the run that builds the facts: its run config's window reaches
+    dbt (counted here from the rentals the lake holds: a customer's rentals in order, each with the next)."""
+    from ubm_platform.defs.warehouse.assets import analyst_questions
+
+    lake, windows, path, run = platform
+    result = run(KEYS[0], KEYS[-1], analyst_questions, config={"question_from": KEYS[1]})
+    assert result.success
+    rentals = Counter(customer for w in windows[1:] for _, customer, _ in lake.rentals[Lake.partition(w)])
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT consecutive_pairs FROM genre_affinity").fetchone()[0] == sum(
+            n - 1 for n in rentals.values())
