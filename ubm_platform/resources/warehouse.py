@@ -29,11 +29,13 @@ DBT_DIR = SQL_DIR / "dbt"
 
 def dbt_cli() -> DbtCliResource:
     """The dbt project of both warehouses (its target and connection: WarehouseResource.dbt_env), run by
-    the dbt installed beside this Python: `make` and `ubm` do not put the virtual environment on PATH."""
+    the dbt installed beside this Python (`make` and `ubm` do not put the virtual environment on PATH),
+    through `ubm-dbt`, which answers dagster-dbt's `dbt --version` at once (resources/dbt_launcher.py)."""
     from dagster_dbt import DbtCliResource  # 1.4 s to import: not for `ubm sql` and the like
 
+    launcher = Path(sys.executable).with_name("ubm-dbt")
     return DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR),
-                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
+                          dbt_executable=str(launcher if launcher.exists() else launcher.with_name("dbt")))
 
 
 class WarehouseResource(ConfigurableResource):

@@ -4,7 +4,11 @@ the environment it gives the dbt project (the metric itself: ubm_platform_tests/
 from __future__ import annotations
 
 import random
+import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -45,3 +49,15 @@ def test_partition_keys_are_validated_before_sql(warehouse):
     resource, _, location = warehouse
     with pytest.raises(SettingsError):
         resource.register_partition("user_purchase_staging", location, "2022-01-02' OR '1'='1")
+
+
+def test_ubm_dbt_answers_the_installed_dbt_version_itself_and_is_dbt_for_anything_else():
+    launcher, dbt = (Path(sys.executable).with_name(name) for name in ("ubm-dbt", "dbt"))
+
+    def installed(executable: Path) -> str:
+        out = subprocess.run([str(executable), "--version"], capture_output=True, text=True, check=True).stdout
+        return re.search(r"installed: (\d+\.\d+\.\d+)", out).group(1)
+
+    assert installed(launcher) == installed(dbt)
+    usage = subprocess.run([str(launcher), "run", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "Usage: dbt run" in usage

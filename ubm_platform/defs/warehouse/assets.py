@@ -52,6 +52,8 @@ DBT_PROJECT = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 METRIC = AssetKey("user_behavior_metric")
 AUDIT_MODEL = "user_behavior_metric_audit"  # builds and tests the window where analysts do not read
 PUBLISH_MODEL = "user_behavior_metric"  # the dbt model that publishes the audited window
+RECONCILIATION_TEST = "user_behavior_metric_reconciles"
+RECONCILED_FACTS = {AssetKey("fact_payment"), AssetKey("fact_review")}
 METRIC_COLUMNS = TableSchema(
     columns=[
         TableColumn("customerid", "bigint", description="Customer id (OLTP customer.customer_id, vendor cid)."),
@@ -223,10 +225,12 @@ def warehouse_partitions(context: AssetExecutionContext, dbt: DbtCliResource, wa
     selected = context.selected_asset_keys
     # The metric is two dbt models: without both (and the tests between them) it is never published.
     models = [key.path[-1] for key in selected if key != METRIC] + ([AUDIT_MODEL, PUBLISH_MODEL] if METRIC in selected else [])
+    # The metric is built from the lake; its reconciliation with the facts needs the facts of the same window.
+    without = ["--exclude", RECONCILIATION_TEST] if METRIC in selected and not RECONCILED_FACTS <= selected else []
     # The window goes in the environment, not in --vars: new vars make dbt parse the whole project again.
     with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="buildable",
                           UBM_WINDOW_START=window.start.isoformat(), UBM_WINDOW_END=window.end.isoformat()):
-        build = dbt.cli(["build", "--select", " ".join(models)], raise_on_error=False,
+        build = dbt.cli(["build", "--select", " ".join(models), *without], raise_on_error=False,
                         manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR)
     checks: dict[AssetKey, list[AssetCheckResult]] = {key: [] for key in selected}
     built: dict[AssetKey, dict] = {}

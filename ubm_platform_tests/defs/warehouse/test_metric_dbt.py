@@ -98,3 +98,16 @@ def test_the_questions_are_built_after_the_facts_over_the_window_of_their_run_co
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute("SELECT consecutive_pairs FROM genre_affinity").fetchone()[0] == sum(
             n - 1 for n in rentals.values())
+
+
+def test_the_metric_alone_is_built_from_the_lake_without_the_facts(platform):
+    """Selected without fact_payment and fact_review (as a user may), the metric is built and published;
+    its reconciliation with the facts, which are not there, is left out rather than failed."""
+    lake, windows, path, _run = platform
+    result = materialize([warehouse_partitions], selection=[METRIC], partition_key=KEYS[0],
+                         resources={"warehouse": DuckDBWarehouseResource(path=str(path)), "dbt": dbt_cli(),
+                                    "lake": LakeIOManager(root=str(lake.root))})
+    assert result.success
+    assert published(path, hourly=False) == lake.expected(windows[:1])
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert set(checks) == CHECKS - {"user_behavior_metric_reconciles"} and all(checks.values())
