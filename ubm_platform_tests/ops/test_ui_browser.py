@@ -28,7 +28,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "ui"
 ASSETS = ["user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
           "user_behavior_metric"]
-GROUPS = ["user_purchase", "movie_review", "sentiment", "warehouse"]
+GROUPS = ["user_purchase", "movie_review", "sentiment", "warehouse"]  # the metric's groups
+OTHER_GROUPS = ["oltp", "staging", "star_schema", "analytics"]  # Pagila's tables, the star schema, the answers
 # Runs launched from the UI start at once: the test runs no daemon to drain a run queue (Dagster's
 # default coordinator, as in the repository's dagster.yaml, queues them).
 UI_DAGSTER_YAML = """\
@@ -88,14 +89,20 @@ def test_asset_graph_and_materialize_from_the_ui(webserver, chromium):
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.set_default_timeout(20_000)
         try:
-            # The asset graph: the four groups, then every asset once the groups are expanded.
+            # The asset graph: every group; then the metric's groups alone (an asset selection in the graph's
+            # filter), with every asset once the groups are expanded.
             page.goto(f"{base}/asset-groups", wait_until="domcontentloaded")
             expect(page.get_by_text("Global asset lineage")).to_be_visible()
             _dismiss_welcome_dialog(page)
             graph = page.locator("svg foreignObject")  # the graph's nodes (not the sidebar's tree)
-            for group in GROUPS:
+            for group in GROUPS + OTHER_GROUPS:
                 expect(graph.get_by_text(group, exact=True).first).to_be_visible()
             page.screenshot(path=ARTIFACTS / "01-asset-groups.png")
+            page.locator(".CodeMirror").first.click()  # the filter is a CodeMirror editor: typed into
+            page.keyboard.type(" or ".join(f"group:{group}" for group in GROUPS))
+            page.keyboard.press("Enter")
+            for group in OTHER_GROUPS:
+                expect(graph.get_by_text(group, exact=True)).to_have_count(0)
             if not graph.get_by_text(ASSETS[0], exact=True).is_visible():
                 page.mouse.click(1000, 150)  # focus the graph, on an empty spot
                 page.keyboard.press("Alt+e")  # the graph's "Expand all groups" (settings menu, ⌥E)

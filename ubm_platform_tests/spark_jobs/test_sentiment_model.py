@@ -497,7 +497,7 @@ def test_the_scorers_direct_path_gives_the_tokens_of_the_models_rules(spark, tra
     scorer = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer.fromPipeline(
         PipelineModel.load(str(out / "pipeline"))._to_java())
     assert scorer.directPathEnabled()
-    texts = [t.lower() for t in _fuzz_texts(3000, seed=5)]
+    texts = [t.lower() for t in _fuzz_texts(1000, seed=5)]
     direct = [t for t in texts if scorer.directPath(t)]
     assert len(direct) == len(texts) - 5  # all but the five planted texts beyond ASCII or with an underscore
 

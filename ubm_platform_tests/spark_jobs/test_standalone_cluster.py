@@ -229,8 +229,8 @@ def test_training_and_classification_on_a_standalone_cluster_match_local_mode(cl
     for day in DAYS:
         on_cluster = _sorted_rows(pq.read_table(lake.local_path(lake.partition_path("classified_movie_review", day))))
         raw = spark.read.parquet(str(cluster.work_dir / "lake" / f"raw/movie_review/insert_date={day}"))
-        local = sorted((r.asDict() for r in classifier.classify(spark, raw, str(cluster_model)).collect()),
-                       key=lambda r: r["review_id"])
+        local = sorted((r.asDict() for r in classifier.classify(spark, raw, str(cluster_model), carry=("film_id",))
+                        .collect()), key=lambda r: r["review_id"])
         assert [{k: v for k, v in r.items() if k != "probability"} for r in on_cluster] == [
             {k: v for k, v in r.items() if k != "probability"} for r in local], day
         assert max(abs(a["probability"] - b["probability"]) for a, b in zip(on_cluster, local)) <= 1e-9, day
