@@ -155,6 +155,18 @@ def _keep_parse(build: DbtCliInvocation) -> None:
         os.replace(kept, target / "partial_parse.msgpack")
 
 
+def _build_whole(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                 lake: LakeIOManager, **env: str) -> Iterator:
+    """`dbt build` of an unpartitioned assets definition, as Dagster selected it. Cautious selection: only
+    the tests whose every parent is built here (the facts' references run when the facts are built)."""
+    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious", **env):
+        build = dbt.cli(["build"], context=context)
+    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
+        yield from build.stream()
+    context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
+    _keep_parse(build)
+
+
 @dbt_assets(
     manifest=MANIFEST,
     project=DBT_PROJECT,
@@ -165,15 +177,8 @@ def _keep_parse(build: DbtCliInvocation) -> None:
 )
 def star_schema_dimensions(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                            lake: LakeIOManager):
-    """The calendar, the films with their bridges and the customers' history, rebuilt whole. Only the
-    tests between dimensions run here (cautious selection): the facts' references are checked when the
-    facts are built."""
-    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious"):
-        build = dbt.cli(["build"], context=context)
-    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
-        yield from build.stream()
-    context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
-    _keep_parse(build)
+    """The calendar, the films with their bridges and the customers' history, rebuilt whole."""
+    yield from _build_whole(context, dbt, warehouse, lake)
 
 
 class QuestionWindow(Config):
@@ -198,12 +203,7 @@ def analyst_questions(context: AssetExecutionContext, config: QuestionWindow, db
     of the facts, rebuilt whole."""
     window = {f"UBM_{name.upper()}": value for name, value in
               (("question_from", config.question_from), ("question_to", config.question_to)) if value}
-    with _dbt_environment(warehouse, lake, DBT_INDIRECT_SELECTION="cautious", **window):
-        build = dbt.cli(["build"], context=context)
-    with contextlib.redirect_stdout(io.StringIO()) as dbt_output:
-        yield from build.stream()
-    context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
-    _keep_parse(build)
+    yield from _build_whole(context, dbt, warehouse, lake, **window)
 
 
 @dbt_assets(
@@ -279,6 +279,3 @@ def _rows_by_partition(warehouse: WarehouseResource, table: str, keys: list[str]
     by_values = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in counted}
     return {key: by_values.get(tuple(str(v) for v in w.sql_params.values()), 0) for key, w in windows.items()}
 
-
-# The metric's old name in code: the partitioned dbt assets include it.
-user_behavior_metric = warehouse_partitions
