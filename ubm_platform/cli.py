@@ -310,6 +310,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 # -- ubm summary ----------------------------------------------------------------------------
 DEV_HOST, DEV_PORT = "127.0.0.1", 3000
+DASHBOARD_HOST, DASHBOARD_PORT = "127.0.0.1", 8050
 
 
 def _lake_lines(root) -> list[str]:
@@ -388,6 +389,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         _say(f"  warehouse  {_warehouse_line(settings.warehouse_path)}")
         for line in _answer_lines(settings.warehouse_path):
             _say(line)
+        from ubm_platform.defs.dashboard.assets import DASHBOARD_PATH
+
+        page = settings.lake_root / DASHBOARD_PATH
+        _say(f"  dashboard  {page if page.exists() else 'not built yet (`ubm run`)'}")
         _say(f"  runs       {settings.dagster_home}: the Dagster instance (runs, logs, checks)")
         query = [".venv/bin/ubm sql", '.venv/bin/ubm sql -c "SELECT * FROM user_behavior_metric LIMIT 10"']
     else:
@@ -396,9 +401,53 @@ def cmd_summary(args: argparse.Namespace) -> int:
         query = [_redshift_hint()]
     _say("\nwhat to do next:")
     _say(f"  browse the assets, runs and checks:  make dev  (or .venv/bin/ubm dev), then open http://{DEV_HOST}:{DEV_PORT}")
+    _say(f"  open the dashboard:                  make dashboard  (or .venv/bin/ubm dashboard), then open "
+         f"http://{DASHBOARD_HOST}:{DASHBOARD_PORT}")
     _say(f"  query the warehouse:                 {query[0]}")
     for line in query[1:]:
         _say(f"                                       {line}")
+    return 0
+
+
+# -- ubm dashboard ------------------------------------------------------------------------------
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard page from the lake (a local folder or S3), read again at each request: a run
+    that rebuilds it shows at the next reload."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ubm_platform.defs.dashboard.assets import DASHBOARD_PATH
+
+    with _resources("lake") as resources:
+        lake = resources.lake
+    if not lake.exists(DASHBOARD_PATH):
+        _say(f"no dashboard yet at {lake.uri(DASHBOARD_PATH)}: `ubm run --from DAY --to DAY` builds it")
+        return 1
+
+    class Dashboard(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in ("/", "/index.html"):
+                self.send_error(404)
+                return
+            page = lake.read_text(DASHBOARD_PATH).encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *_args) -> None:  # one line at start is enough
+            pass
+
+    server = ThreadingHTTPServer((args.host, args.port), Dashboard)
+    _say(f"the dashboard ({lake.uri(DASHBOARD_PATH)}) at http://{args.host}:{server.server_port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -461,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("-c", "--command", dest="sql", default=None, help="run this SQL, print the result and exit")
     sql.set_defaults(func=cmd_sql)
 
+    dashboard = commands.add_parser("dashboard", help="serve the analysts' dashboard (built by each run)")
+    dashboard.add_argument("--host", default=DASHBOARD_HOST)
+    dashboard.add_argument("--port", type=int, default=DASHBOARD_PORT, help="0: any free port")
+    dashboard.set_defaults(func=cmd_dashboard)
     summary = commands.add_parser("summary", help="what has been built under UBM_HOME, and what to do next")
     summary.set_defaults(func=cmd_summary)
 

@@ -29,11 +29,17 @@ def shared_data(relative: str) -> Path:
     """A file of ../shared/data; skipped with the reason when absent, except in CI where it must exist."""
     path = SHARED_DATA / relative
     if not path.exists():
-        message = f"shared data {path} is absent (set UBM_SHARED_DATA to the folder holding pagila/ and reviews/)"
-        if os.environ.get("UBM_REQUIRE_SHARED_DATA"):
-            pytest.fail(message)
-        pytest.skip(message)
+        absent(f"shared data {path} is absent (set UBM_SHARED_DATA to the folder holding pagila/ and reviews/)",
+               required=bool(os.environ.get("UBM_REQUIRE_SHARED_DATA")))
     return path
+
+
+def absent(message: str, required: bool) -> None:
+    """What a test does without something outside the project: skip with the reason, or fail where it is
+    required (CI)."""
+    if required:
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def sst_rows(path: Path) -> list[tuple[str, int]]:
@@ -96,6 +102,20 @@ def use_granularity(monkeypatch, name: str):
 def partitioning(request, monkeypatch):
     """Each granularity in turn, for code that takes it when called (SQL rendering, keys, lake paths)."""
     return use_granularity(monkeypatch, request.param)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, for Playwright (its own browser download is not reachable here): skipped when
+    absent, except in CI, where it fails."""
+    if not CHROMIUM.exists():
+        absent(f"{CHROMIUM} is absent (Debian: apt-get install chromium)", required=bool(os.environ.get("CI")))
+    return CHROMIUM
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ STAR_SCHEMA = {"dim_date", "customer_history", "dim_customer", "dim_film", "brid
 QUESTIONS = {"question_rentals", "customer_activity", "film_pair_similarity", "customer_pair_similarity",
              "review_follow_rentals", "genre_affinity", "genre_transition", "similarity_by_activity",
              "similarity_by_activity_summary", "review_rental_effect", "review_rental_effect_comparison"}
-ASSETS = LAKE_ASSETS | PAGILA_TABLES | STAR_SCHEMA | QUESTIONS | {"user_behavior_metric"}
+DASHBOARD = {"dashboard_daily", "metric_distribution", "analyst_dashboard"}
+ASSETS = LAKE_ASSETS | PAGILA_TABLES | STAR_SCHEMA | QUESTIONS | DASHBOARD | {"user_behavior_metric"}
 PARTITIONED = {"user_purchase_staging", "movie_review_raw", "classified_movie_review", "rental_staging",
                "fact_rental", "fact_payment", "fact_review", "user_behavior_metric"}
 
@@ -38,6 +39,12 @@ def test_asset_graph_is_the_pipeline():
                                                 "pagila/film_category", "pagila/category"}
     assert parents["fact_rental"] == {"rental_staging", "dim_customer", "dim_film", "dim_date"}
     assert parents["dim_customer"] == {"customer_history"} and parents["customer_history"] == {"customer_staging"}
+    # the dashboard is drawn from the marts, so it is rebuilt when they change
+    assert parents["analyst_dashboard"] == {"dashboard_daily", "metric_distribution", "genre_affinity",
+                                            "genre_transition", "similarity_by_activity",
+                                            "similarity_by_activity_summary", "review_rental_effect",
+                                            "review_rental_effect_comparison"}
+    assert parents["metric_distribution"] == {"user_behavior_metric"}
     assert parents["customer_staging"] == {"pagila/customer", "pagila/address", "pagila/city", "pagila/country"}
     assert all(not parents[table] and not graph.get(AssetKey.from_user_string(table)).is_materializable for table in PAGILA_TABLES)
     for key in ASSETS:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import posixpath
 import re
 import uuid
@@ -272,10 +273,15 @@ class LakeIOManager(StorageLocation, ConfigurableIOManager):
             return f.read().decode("utf-8")
 
     def write_text(self, relative: str, text: str) -> None:
+        """Replace a file whole: a reader sees the old text or the new, never part of it (an S3 PUT is
+        atomic; a local file is written beside and renamed)."""
         fs, _ = self.filesystem()
         fs.create_dir(posixpath.dirname(self._abs(relative)), recursive=True)
-        with fs.open_output_stream(self._abs(relative)) as f:
+        written = self._abs(relative) if self.is_s3 else f"{self._abs(relative)}.{os.getpid()}.tmp"
+        with fs.open_output_stream(written) as f:
             f.write(text.encode("utf-8"))
+        if written != self._abs(relative):
+            fs.move(written, self._abs(relative))
 
     def open_output(self, relative: str):
         fs, _ = self.filesystem()

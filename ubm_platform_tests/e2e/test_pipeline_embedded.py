@@ -5,6 +5,7 @@ computation; and Dagster's record compared with the published data, partition by
 from __future__ import annotations
 
 import codecs
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import psycopg
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from ubm_platform.resources.oltp import embedded_dsn
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
@@ -74,6 +75,111 @@ def test_the_star_schema_holds_the_oltp_databases_rows_and_the_vendors_reviews(p
 
 def _vendor_file(home, day):
     return home / "landing" / "movie_review" / day / "movie_review.csv"
+
+
+@pytest.fixture
+def dashboard_url(platform):
+    """`ubm dashboard` serving the page the first launch built, on a free port."""
+    _home, env, _out = platform
+    server = subprocess.Popen([sys.executable, "-m", "ubm_platform.cli", "dashboard", "--port", "0"], env=env,
+                              cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://[\d.:]+/", line)
+        assert url, line + server.stdout.read() if server.poll() is not None else line
+        yield url.group(0)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+CHARTS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(chart => ({
+    id: chart.id,
+    drawn: chart.querySelectorAll('.main-svg').length > 0
+           && chart.querySelectorAll('.cartesianlayer .trace, .hm').length >= chart.data.length,
+    data: chart.data.map(trace => ({x: trace.x && Array.from(trace.x), y: trace.y && Array.from(trace.y),
+                                    z: trace.z && Array.from(trace.z, row => Array.from(row)),
+                                    text: trace.text && Array.from(trace.text, row => Array.from(row)),
+                                    name: trace.name, error_y: trace.error_y}))}))"""
+
+
+def test_the_dashboard_shows_the_warehouses_numbers_in_a_browser(platform, dashboard_url, chromium):
+    """Opened in Chromium from `ubm dashboard`: every chart drawn, nothing fetched from elsewhere, and its
+    numbers equal to what the warehouse's tables say, read by this test's own queries."""
+    from playwright.sync_api import sync_playwright
+
+    from ubm_platform_tests.conftest import CHROMIUM_ARGS
+
+    home, _env, _out = platform
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        requests, errors = [], []
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            page.goto(dashboard_url)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 * 3")
+            charts = {chart["id"].removeprefix("chart-"): chart for chart in page.evaluate(CHARTS_JS)}
+            answers = [page.inner_text(f"#answer-{n} .finding") for n in (1, 2, 3)]
+        finally:
+            page.screenshot(path=PROJECT_ROOT / "test-artifacts" / "dashboard.png", full_page=True)
+            browser.close()
+    assert not errors and requests == [dashboard_url], (errors, requests)  # opens offline
+    assert sorted(charts) == ["checks", "genre-transition", "metric-distribution", "review-effect",
+                              "similarity-by-activity", "spend-and-reviews"]
+    assert all(chart["drawn"] for chart in charts.values()), charts
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        def rows(sql):
+            return conn.execute(sql).fetchall()
+
+        spend = dict(rows("SELECT payment_date::VARCHAR, SUM(amount)::DOUBLE FROM fact_payment GROUP BY 1"))
+        reviews = rows("SELECT review_date::VARCHAR, sentiment, COUNT(*) FROM fact_review GROUP BY 1, 2")
+        metric = rows("SELECT amount_spent, purchase_count, review_count FROM user_behavior_metric")
+        transitions = rows("SELECT from_category, to_category, weight FROM genre_transition")
+        similarity = rows("SELECT mean_similarity FROM similarity_by_activity ORDER BY activity_quartile")
+        effect = dict(rows("SELECT sentiment, same_genre_share FROM review_rental_effect"))
+        (difference, low, high, p_value), = rows(
+            "SELECT share_difference, ci_low, ci_high, p_value FROM review_rental_effect_comparison")
+        (lift, lift_low, lift_high, pairs), = rows(
+            "SELECT lift, lift_ci_low, lift_ci_high, consecutive_pairs FROM genre_affinity")
+
+    over_time = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in charts["spend-and-reviews"]["data"]}
+    assert over_time["spend"] == pytest.approx(spend) and len(spend) == 5
+    for sentiment in ("negative", "neutral", "positive"):
+        shown = {day: n for day, n in over_time[f"{sentiment} reviews"].items() if n}
+        assert shown == {day: n for day, s, n in reviews if s == sentiment}, sentiment
+
+    for trace, values in zip(charts["metric-distribution"]["data"], zip(*metric)):
+        counted = {}
+        for value in values:
+            counted[int(value)] = counted.get(int(value), 0) + 1  # whole units, rounded down
+        assert dict(zip(trace["x"], trace["y"])) == counted
+
+    heat_map = charts["genre-transition"]["data"][0]
+    shown = {(a, b): heat_map["z"][i][j] for i, a in enumerate(heat_map["y"]) for j, b in enumerate(heat_map["x"])}
+    assert {key: weight for key, weight in shown.items() if weight} == pytest.approx(
+        {(a, b): w for a, b, w in transitions})
+    assert charts["similarity-by-activity"]["data"][0]["y"] == pytest.approx([s for s, in similarity])
+    shares, interval = charts["review-effect"]["data"]
+    assert dict(zip(shares["x"], shares["y"])) == pytest.approx(effect)
+    assert interval["y"] == pytest.approx([difference])
+    assert interval["error_y"]["array"] == pytest.approx([high - difference])
+    assert interval["error_y"]["arrayminus"] == pytest.approx([difference - low])
+    assert f"lift {lift:.2f} (95% {lift_low:.2f} to {lift_high:.2f})" in answers[0] and f"{pairs} consecutive" in answers[0]
+    assert f"{difference:+.3f}" in answers[2] and f"p {p_value:.3f}" in answers[2]
+
+    with _instance(home) as instance:  # the first launch was the only run when the page was built
+        (run,) = instance.get_runs()
+        evaluations = [record.event_log_entry.dagster_event.event_specific_data for record in
+                       instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records]
+    checks = charts["checks"]["data"][0]
+    assert checks["x"] == [FIRST_RANGE]
+    shown = {check: text[0] for check, text in zip(checks["y"], checks["text"])}
+    assert shown == {f"{e.asset_key.to_user_string()}.{e.check_name}": "passed" if e.passed else "warning"
+                     for e in evaluations}
+    assert len(shown) > 40 and "user_behavior_metric.user_behavior_metric_reconciles" in shown
 
 
 

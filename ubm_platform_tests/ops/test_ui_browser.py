@@ -12,19 +12,14 @@ skipped when it is absent, except in CI, where it fails.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
-from ubm_platform_tests.conftest import PROJECT_ROOT, ubm_env
+from ubm_platform_tests.conftest import CHROMIUM_ARGS, PROJECT_ROOT, ubm_env
 from ubm_platform_tests.ops.conftest import DAY, REVIEWS, Webserver, write_vendor_file
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "ui"
 ASSETS = ["user_purchase_staging", "movie_review_raw", "sentiment_model", "classified_movie_review",
           "user_behavior_metric"]
@@ -41,16 +36,6 @@ run_coordinator:
 """
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is absent (Debian: apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
 
 
 @pytest.fixture

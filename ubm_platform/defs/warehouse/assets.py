@@ -1,10 +1,12 @@
-"""The warehouse, built by the dbt project in sql/dbt through dagster-dbt: two assets definitions.
+"""The warehouse, built by the dbt project in sql/dbt through dagster-dbt: three assets definitions.
 
 - `star_schema_dimensions` (unpartitioned, tag `dimension`): dim_date, dim_film with its bridges to
   categories and actors, and dim_customer, slowly changing (type 2) through the dbt snapshot
   customer_history; rebuilt whole at each run.
 - `warehouse_partitions` (the platform's partitions, tag `partitioned`): fact_rental, fact_payment,
-  fact_review and user_behavior_metric, one `dbt build` per run's window, each table's window replaced.
+  fact_review and user_behavior_metric, one `dbt build` per run's window, each table's window replaced;
+- `analyst_marts` (unpartitioned, tags `question` and `dashboard`): the three questions over a window of the
+  facts and the dashboard's series, rebuilt whole.
 
 user_behavior_metric is write-audit-publish: the window's rows are built into
 ubm_audit.user_behavior_metric_audit, where analysts do not read, its tests run on them (one reconciles it
@@ -88,7 +90,8 @@ def dbt_manifest() -> Path:
 
 
 STAR_SCHEMA_GROUP = "star_schema"
-QUESTIONS_GROUP = "analytics"
+ANALYTICS_GROUP = "analytics"
+ANALYTICS_TAGS = {"question", "dashboard"}
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -104,7 +107,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = spec.replace_attributes(
             owners=["team:data-platform"],
             kinds={"dbt", "duckdb" if load_settings().env == "local" else "redshift"},
-            group_name=QUESTIONS_GROUP if "question" in node.get("tags", []) else STAR_SCHEMA_GROUP,
+            group_name=ANALYTICS_GROUP if ANALYTICS_TAGS & set(node.get("tags", [])) else STAR_SCHEMA_GROUP,
         )
         if spec.key != METRIC:
             return spec
@@ -192,15 +195,15 @@ class QuestionWindow(Config):
 @dbt_assets(
     manifest=MANIFEST,
     project=DBT_PROJECT,
-    name="analyst_questions",
-    select="tag:question",
+    name="analyst_marts",
+    select=" ".join(f"tag:{tag}" for tag in sorted(ANALYTICS_TAGS)),
     backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=TRANSLATOR,
 )
-def analyst_questions(context: AssetExecutionContext, config: QuestionWindow, dbt: DbtCliResource,
-                      warehouse: WarehouseResource, lake: LakeIOManager):
+def analyst_marts(context: AssetExecutionContext, config: QuestionWindow, dbt: DbtCliResource,
+                  warehouse: WarehouseResource, lake: LakeIOManager):
     """The three questions the platform exists to answer (docs/analytics.md), as small tables over a window
-    of the facts, rebuilt whole."""
+    of the facts, and the dashboard's series over all of them; rebuilt whole."""
     window = {f"UBM_{name.upper()}": value for name, value in
               (("question_from", config.question_from), ("question_to", config.question_to)) if value}
     yield from _build_whole(context, dbt, warehouse, lake, **window)

@@ -36,7 +36,7 @@ def platform(tmp_path):
         return materialize([star_schema_dimensions, warehouse_partitions, *more_assets],
                            resources={"warehouse": warehouse, "dbt": dbt_cli(), "lake": LakeIOManager(root=str(lake.root))},
                            tags=tags, raise_on_error=False,
-                           run_config={"ops": {"analyst_questions": {"config": config}}} if config else None)
+                           run_config={"ops": {"analyst_marts": {"config": config}}} if config else None)
 
     return lake, windows, tmp_path / "warehouse.duckdb", run
 
@@ -87,12 +87,12 @@ def test_a_failing_check_leaves_the_published_table_as_it_was(platform):
 
 
 def test_the_questions_are_built_after_the_facts_over_the_window_of_their_run_config(platform):
-    """analyst_questions through Dagster, in the run that builds the facts: its run config's window reaches
+    """analyst_marts through Dagster, in the run that builds the facts: its run config's window reaches
     dbt (counted here from the rentals the lake holds: a customer's rentals in order, each with the next)."""
-    from ubm_platform.defs.warehouse.assets import analyst_questions
+    from ubm_platform.defs.warehouse.assets import analyst_marts
 
     lake, windows, path, run = platform
-    result = run(KEYS[0], KEYS[-1], analyst_questions, config={"question_from": KEYS[1]})
+    result = run(KEYS[0], KEYS[-1], analyst_marts, config={"question_from": KEYS[1]})
     assert result.success
     rentals = Counter(customer for w in windows[1:] for _, customer, _ in lake.rentals[Lake.partition(w)])
     with duckdb.connect(str(path), read_only=True) as conn:
