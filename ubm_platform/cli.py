@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -43,6 +44,13 @@ def _resources(*keys: str):
 
     resources = resources_for(load_settings())
     return build_resources({key: resources[key] for key in keys})
+
+
+@contextmanager
+def _published_warehouse():
+    """The warehouse as analysts read it: what the last build published (a run may be building the next)."""
+    with _resources("warehouse") as resources:
+        yield resources.warehouse.for_analysts()
 
 
 # -- ubm seed -------------------------------------------------------------------------------
@@ -145,9 +153,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     first, last = (day.isoformat() for day in _day_range(args.date_from, args.date_to))
     window = {"date_from": first, "date_to": last}
-    with _resources("warehouse") as resources:
-        summary_columns, summary = resources.warehouse.query(DAILY_SUMMARY_SQL, window)
-        columns, rows = resources.warehouse.query(METRIC_ROWS_SQL, window)
+    with _published_warehouse() as warehouse:
+        summary_columns, summary = warehouse.query(DAILY_SUMMARY_SQL, window)
+        columns, rows = warehouse.query(METRIC_ROWS_SQL, window)
     _say(markdown_table(summary_columns, summary) + "\n")
     shown = rows if args.limit <= 0 else rows[: args.limit]
     _say(markdown_table(columns, shown))
@@ -290,6 +298,8 @@ def _sql_prompt(conn, path) -> bool:
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from ubm_platform.resources.warehouse import open_duckdb
+
     settings = load_settings()
     if settings.env != "local":
         _say(_redshift_hint())
@@ -299,9 +309,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
         _say(f"no warehouse yet at {path}: `ubm run --from DAY --to DAY` builds it")
         return 1
     try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        _say(f"cannot open {path}: {exc} (a run writing it holds the lock: try again when it has finished)")
+        conn = open_duckdb(path, settings.home, read_only=True)
+    except duckdb.Error as exc:
+        _say(f"cannot open {path}: {exc}")
         return 1
     with conn:
         ok = _sql_statement(conn, args.sql) if args.sql is not None else _sql_prompt(conn, path)
@@ -340,8 +350,8 @@ def _lake_lines(root) -> list[str]:
 def _warehouse_line(path) -> str:
     if not path.exists():
         return f"{path}: not built yet (`ubm run`)"
-    with _resources("warehouse") as resources:  # every day: the widest window a DATE holds
-        _columns, days = resources.warehouse.query(DAILY_SUMMARY_SQL, {"date_from": "0001-01-01",
+    with _published_warehouse() as warehouse:  # every day: the widest window a DATE holds
+        _columns, days = warehouse.query(DAILY_SUMMARY_SQL, {"date_from": "0001-01-01",
                                                                        "date_to": "9999-12-31"})
     if not days:
         return f"{path}: user_behavior_metric is empty"
@@ -356,8 +366,8 @@ def _answer_lines(path) -> list[str]:
     if not path.exists():
         return []
     try:
-        with _resources("warehouse") as resources:
-            _columns, rows = resources.warehouse.query("warehouse/question_answers.sql")
+        with _published_warehouse() as warehouse:
+            _columns, rows = warehouse.query("warehouse/question_answers.sql")
     except duckdb.CatalogException:
         return []
     if not rows:

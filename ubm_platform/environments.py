@@ -38,7 +38,8 @@ def local_resources(settings: Settings) -> dict:
         "landing": LandingResource(root=settings.landing),
         "lake": LakeIOManager(root=str(settings.lake_root)),
         "spark": SparkSubmitResource(),
-        "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_path)),
+        "warehouse": DuckDBWarehouseResource(path=str(settings.warehouse_build_path),
+                                             published_path=str(settings.warehouse_path)),
         "dbt": dbt_cli(),
         "alerts": _alerts(),
     }

@@ -213,7 +213,13 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
+        """The DuckDB file analysts read: the published copy of the build."""
         return self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse_build_path(self) -> Path:
+        """The DuckDB file runs build (the same name in a folder of its own: the same catalog name)."""
+        return self.home / "build" / "warehouse.duckdb"
 
     @property
     def embedded_pg_dir(self) -> Path:

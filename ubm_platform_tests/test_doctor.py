@@ -57,7 +57,8 @@ def test_a_good_local_setup_is_all_ok_but_the_missing_model(state_dirs):
     home = state_dirs("doctor-local")
     env = ubm_env(home)
     run_cli(["seed", "--from", "2022-01-01", "--to", "2022-01-02", "--scale", "0.05"], env)
-    duckdb.connect(str(home / "warehouse.duckdb")).close()
+    (home / "build").mkdir()
+    duckdb.connect(str(home / "build" / "warehouse.duckdb")).close()  # what runs build (analysts read a copy)
 
     code, lines = doctor(env)
 
@@ -70,7 +71,7 @@ def test_a_good_local_setup_is_all_ok_but_the_missing_model(state_dirs):
     assert line(lines, "OLTP PostgreSQL") == (
         f"ok    OLTP PostgreSQL: embedded PostgreSQL in {home / 'oltp-pgdata'} answers and has the Pagila tables")
     assert line(lines, "landing area") == f"ok    landing area: {home / 'landing'}: 2 vendor files, 2022-01-01 .. 2022-01-02"
-    assert line(lines, "DuckDB warehouse") == f"ok    DuckDB warehouse: {home / 'warehouse.duckdb'} opens"
+    assert line(lines, "DuckDB warehouse") == f"ok    DuckDB warehouse: {home / 'build' / 'warehouse.duckdb'} opens"
     assert line(lines, "sentiment model").startswith(
         f"warn  sentiment model: none yet in {home / 'lake/models/sentiment'}: `ubm run` trains one")
     assert lines[-1] == "0 failed, 1 warnings"
@@ -78,8 +79,8 @@ def test_a_good_local_setup_is_all_ok_but_the_missing_model(state_dirs):
 
 def test_wrong_local_settings_each_get_a_fail_line_without_the_password(tmp_path):
     home = tmp_path / "home"
-    home.mkdir()
-    (home / "warehouse.duckdb").write_text("not a database")
+    (home / "build").mkdir(parents=True)
+    (home / "build" / "warehouse.duckdb").write_text("not a database")
     port = _closed_port()
     env = ubm_env(
         home,
@@ -99,7 +100,8 @@ def test_wrong_local_settings_each_get_a_fail_line_without_the_password(tmp_path
         f"FAIL  OLTP PostgreSQL: cannot connect to OLTP PostgreSQL at host 127.0.0.1: ")
     assert line(lines, "landing area") == (
         f"FAIL  landing area: UBM_LANDING={tmp_path / 'no-such-landing'} is not a folder: create it or fix UBM_LANDING")
-    assert line(lines, "DuckDB warehouse").startswith(f"FAIL  DuckDB warehouse: cannot open {home / 'warehouse.duckdb'}: ")
+    assert line(lines, "DuckDB warehouse").startswith(
+        f"FAIL  DuckDB warehouse: cannot open {home / 'build' / 'warehouse.duckdb'}: ")
     assert line(lines, "UBM_TRAINING_DATA").startswith(f"FAIL  UBM_TRAINING_DATA: {tmp_path / 'labelled.csv'} is not a file")
     assert line(lines, "UBM_HOME") == f"ok    UBM_HOME: {home} is writable"
     assert lines[-1] == "5 failed, 1 warnings"

@@ -229,6 +229,11 @@ class RedshiftWarehouseResource(WarehouseResource):
             "UBM_REDSHIFT_SSLMODE": self.sslmode,
         }
 
+    def publish(self) -> dict[str, str]:
+        """Nothing to do: Redshift serves readers beside writers itself (snapshot isolation), and dbt builds
+        each model in a transaction, so a reader sees a table before or after its build."""
+        return {}
+
     def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
         with self.connect(autocommit=True) as conn:
             cursor = conn.cursor()

@@ -7,6 +7,8 @@ project in sql/dbt (defs/warehouse/assets.py), which reads its target and connec
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,25 +62,67 @@ class WarehouseResource(ConfigurableResource):
         """The environment the dbt project (sql/dbt) reads its target and connection from (profiles.yml)."""
         raise NotImplementedError
 
+    def publish(self) -> dict[str, str]:
+        """Make what the run has built so far visible to analysts, whole (called after each dbt build);
+        metadata saying where."""
+        raise NotImplementedError
+
+    def for_analysts(self) -> "WarehouseResource":
+        """The warehouse as analysts read it (the CLI's `show`, `sql`, `summary`): what was last published."""
+        return self
+
     def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
         """(column names, rows) of a SELECT from sql/; `literals` fill its `{{slot}}`s (a table name)."""
         raise NotImplementedError
 
 
-class DuckDBWarehouseResource(WarehouseResource):
-    """A DuckDB file with the lake's datasets as external views and the metric table."""
+def open_duckdb(path: Path, root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to a warehouse file whose views find the lake's files from `root` (their paths are
+    relative to it, so the warehouse can be moved with UBM_HOME)."""
+    conn = duckdb.connect(str(path), read_only=read_only)
+    conn.execute("SET file_search_path = $root", {"root": str(root)})
+    return conn
 
-    path: str = Field(description="The DuckDB database file.")
+
+class DuckDBWarehouseResource(WarehouseResource):
+    """A DuckDB file with the lake's datasets as external views, the star schema, the metric and the marts.
+
+    DuckDB takes one writing process and, while it writes, no reader from another process. So runs build
+    `path`, and after each dbt build the file is copied whole to `published_path`, which analysts read:
+    a reader never holds up a run (the copy replaces the published file by a rename; an open reader keeps
+    the file it opened) and never sees half of a build."""
+
+    path: str = Field(description="The DuckDB file runs build.")
+    published_path: str = Field(default="", description="The copy analysts read, replaced after each dbt build "
+                                                         "('' = none: read `path`).")
+
+    @property
+    def root(self) -> Path:
+        """Where relative paths in the warehouse's views start: the published file's folder (UBM_HOME)."""
+        return Path(self.published_path or self.path).parent
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(self.path, read_only=read_only)
+        conn = open_duckdb(Path(self.path), self.root, read_only)
         try:
             yield conn
         finally:
             conn.close()
+
+    def publish(self) -> dict[str, str]:
+        if not self.published_path:
+            return {}
+        copy = f"{self.published_path}.{os.getpid()}.tmp"
+        with self.connect() as conn:  # holding the file: no other run writes it while it is copied
+            conn.execute("CHECKPOINT")  # everything in the file itself, none in a write-ahead log
+            shutil.copyfile(self.path, copy)
+        os.replace(copy, self.published_path)
+        return {"published_to": self.published_path}
+
+    def for_analysts(self) -> WarehouseResource:
+        return DuckDBWarehouseResource(path=self.published_path) if self.published_path else self
 
     def execute_file(self, conn, name: str, params: dict | None = None, **literals: str):
         sql = sql_files.to_paramstyle(sql_files.render(name, **literals), "dollar")
@@ -101,8 +145,10 @@ class DuckDBWarehouseResource(WarehouseResource):
         """spectrum.<table> over the lake dataset at `location`, created once per process."""
         if (self.path, table, location) in _REGISTERED_VIEWS:
             return
+        inside = Path(location).is_relative_to(self.root)
+        relative = Path(location).relative_to(self.root).as_posix() if inside else location
         with self.connect() as conn:
-            for statement in sql_files.statements(sql_files.render(ddl, table=table, location=location)):
+            for statement in sql_files.statements(sql_files.render(ddl, table=table, location=relative)):
                 conn.execute(statement)
         _REGISTERED_VIEWS.add((self.path, table, location))
 

@@ -5,9 +5,11 @@ computation; and Dagster's record compared with the published data, partition by
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -18,6 +20,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from ubm_platform.resources.oltp import embedded_dsn
+from ubm_platform.resources.warehouse import open_duckdb
 from ubm_platform_tests.conftest import PROJECT_ROOT, run_cli, ubm_env
 from ubm_platform_tests.expected import expected_metric_in_home, review_rows, star_rows, warehouse_metric
 
@@ -184,6 +187,73 @@ def test_the_dashboard_shows_the_warehouses_numbers_in_a_browser(platform, dashb
 
 
 
+# what an analyst would notice half built: each table's rows per day
+BUILT_SQL = " UNION ALL ".join(
+    f"SELECT '{table}', {day}::VARCHAR, count(*) FROM {table} GROUP BY ALL"
+    for table, day in (("user_behavior_metric", "insert_date"), ("fact_payment", "payment_date"),
+                       ("fact_rental", "rental_date"), ("fact_review", "review_date"), ("dim_customer", "'-'")))
+
+
+# An analyst's session in a process of its own (within one process DuckDB hands every connection to a file
+# the database the first one opened): what it sees when it opens, and again after the run.
+ANALYST_SESSION = """
+import duckdb, json, sys
+conn = duckdb.connect(sys.argv[1], read_only=True)
+for _ in range(2):
+    print(json.dumps(conn.execute(sys.argv[2]).fetchall()), flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _built(conn) -> frozenset:
+    return frozenset(conn.execute(BUILT_SQL).fetchall())
+
+
+def test_an_analyst_reading_the_warehouse_neither_blocks_a_run_nor_sees_half_of_one(platform):
+    """An analyst's session is open on the warehouse across a run, and others open it again and again while
+    the run builds: the run succeeds, the open session keeps what it opened, and every session sees the
+    warehouse before the run or after it, never in between."""
+    home, env, _out = platform
+    published = home / "warehouse.duckdb"
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST_SESSION, str(published), BUILT_SQL],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def analyst_sees() -> frozenset:
+        return frozenset(tuple(row) for row in json.loads(analyst.stdout.readline()))
+
+    seen, failures, done = set(), [], threading.Event()
+
+    def look_again_and_again():
+        while not done.is_set():
+            try:
+                with duckdb.connect(str(published), read_only=True) as conn:
+                    seen.add(_built(conn))
+            except duckdb.Error as error:
+                failures.append(error)
+            done.wait(0.1)
+
+    looking = threading.Thread(target=look_again_and_again)
+    try:
+        before = analyst_sees()
+        looking.start()
+        run_cli(["run", "--from", "2022-01-06", "--to", "2022-01-06"], env)
+    finally:
+        done.set()
+        looking.join()
+        analyst.stdin.write("\n")
+        analyst.stdin.flush()
+    assert analyst_sees() == before
+    analyst.communicate("\n", timeout=30)
+    with duckdb.connect(str(published), read_only=True) as conn:
+        after = _built(conn)
+        views = [sql for (sql,) in conn.execute("SELECT sql FROM duckdb_views() WHERE schema_name = 'spectrum'").fetchall()]
+    assert {(table, day) for table, day, _ in after - before} >= {
+        ("user_behavior_metric", "2022-01-06"), ("fact_payment", "2022-01-06")}
+    assert not failures and seen <= {before, after} and after in seen, "looked while the run built"
+    # the lake is named relative to UBM_HOME: the warehouse can be moved with it
+    assert len(views) >= 6 and not any(str(home) in sql for sql in views)
+
+
 @pytest.mark.parametrize("day", DAYS)
 def test_metric_matches_independent_computation(platform, day):
     home, _env, _out = platform
@@ -301,7 +371,7 @@ def _published(home: Path) -> dict[str, set[str]]:
     """The partitions present in the lake's published area and in the warehouse, per asset."""
     present = {asset: {p.name.split("=")[1] for p in (home / "lake" / path).glob("insert_date=*")}
                for asset, path in LAKE_PATHS.items()}
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+    with open_duckdb(home / "warehouse.duckdb", home, read_only=True) as conn:  # as `ubm sql` opens it
         for asset in ("user_purchase_staging", "classified_movie_review"):  # the lake's external views
             seen = {str(d) for (d,) in conn.execute(f"SELECT DISTINCT insert_date FROM spectrum.{asset}").fetchall()}
             with_rows = {day for day in present[asset]

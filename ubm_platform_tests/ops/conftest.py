@@ -93,11 +93,16 @@ class Webserver(DagsterService):
             time.sleep(0.3)
 
     def _locations_loaded(self) -> bool:
-        query = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
+        query = ("{ workspaceOrError { ... on Workspace { locationEntries { loadStatus "
+                 "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
         request = urllib.request.Request(f"{self.base}/graphql", data=json.dumps({"query": query}).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=5) as response:
             entries = json.loads(response.read())["data"]["workspaceOrError"].get("locationEntries") or []
+        for entry in entries:  # loaded, but with an error instead of the definitions
+            if entry["loadStatus"] == "LOADED" and entry["locationOrLoadError"]["__typename"] == "PythonError":
+                raise AssertionError(f"the code location did not load: {entry['locationOrLoadError']['message']}\n"
+                                     f"{self.log_path.read_text()[-4000:]}")
         return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ubm_platform.resources.warehouse import DuckDBWarehouseResource
+from ubm_platform.resources.warehouse import DuckDBWarehouseResource, open_duckdb
 from ubm_platform.settings import SettingsError
 
 DAYS = ("2022-01-02", "2022-01-03")
@@ -36,13 +36,46 @@ def warehouse(tmp_path):
     return resource, amounts, str(lake / "stage/user_purchase")
 
 
+TOTALS_SQL = "SELECT insert_date::VARCHAR, sum(amount) FROM spectrum.user_purchase_staging GROUP BY 1"
+
+
 def test_a_registered_dataset_is_a_spectrum_view_over_every_partition(warehouse):
     resource, amounts, location = warehouse
     resource.register_partition("user_purchase_staging", location, DAYS[0])
-    with duckdb.connect(resource.path, read_only=True) as conn:
-        totals = dict(conn.execute("SELECT insert_date::VARCHAR, sum(amount) FROM spectrum.user_purchase_staging "
-                                   "GROUP BY 1").fetchall())
+    with resource.connect(read_only=True) as conn:
+        totals = dict(conn.execute(TOTALS_SQL).fetchall())
     assert totals == {day: sum(amounts[day]) for day in DAYS}
+
+
+def test_the_warehouse_and_its_lake_moved_elsewhere_still_read_the_lake(warehouse, tmp_path):
+    resource, amounts, location = warehouse
+    resource.register_partition("user_purchase_staging", location, DAYS[0])
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    tmp_path.rename(moved)
+    with open_duckdb(moved / "wh.duckdb", moved, read_only=True) as conn:
+        (view,) = conn.execute("SELECT sql FROM duckdb_views() WHERE schema_name = 'spectrum'").fetchone()
+        totals = dict(conn.execute(TOTALS_SQL).fetchall())
+    assert str(tmp_path) not in view and "'lake/stage/user_purchase/" in view
+    assert totals == {day: sum(amounts[day]) for day in DAYS}
+
+
+def test_a_published_copy_never_waits_for_the_build_and_a_reader_keeps_what_it_opened(tmp_path):
+    build, published = tmp_path / "build" / "warehouse.duckdb", tmp_path / "warehouse.duckdb"
+    resource = DuckDBWarehouseResource(path=str(build), published_path=str(published))
+    with resource.connect() as conn:
+        conn.execute("CREATE TABLE metric AS SELECT 1 AS day")
+    resource.publish()
+    reader = duckdb.connect(str(published), read_only=True)  # an analyst's session, left open
+    with resource.connect() as conn:  # the next build writes while it is open
+        conn.execute("INSERT INTO metric VALUES (2)")
+        with duckdb.connect(str(published), read_only=True) as during:  # and another opens meanwhile
+            assert during.execute("SELECT count(*) FROM metric").fetchone() == (1,)
+    resource.publish()
+    assert reader.execute("SELECT count(*) FROM metric").fetchone() == (1,)
+    reader.close()
+    with duckdb.connect(str(published), read_only=True) as after:
+        assert after.execute("SELECT list(day ORDER BY day) FROM metric").fetchone() == ([1, 2],)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "warehouse.duckdb"]  # no copy left behind
 
 
 def test_partition_keys_are_validated_before_sql(warehouse):

@@ -168,6 +168,14 @@ def _build_whole(context: AssetExecutionContext, dbt: DbtCliResource, warehouse:
         yield from build.stream()
     context.log.debug(f"dbt build:\n{dbt_output.getvalue()}")
     _keep_parse(build)
+    _publish(context, warehouse)
+
+
+def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """After a successful dbt build, analysts see it: whole, never a table or a window half built."""
+    published = warehouse.publish()
+    if published:
+        context.log.info(f"warehouse published to {published['published_to']}")
 
 
 @dbt_assets(
@@ -260,7 +268,8 @@ def warehouse_partitions(context: AssetExecutionContext, dbt: DbtCliResource, wa
             raise quality.refuse(f"warehouse {what}", failed)
         raise Failure(description=f"warehouse {what}: dbt build failed: {build.get_error()}")
 
-    # dbt has exited: the warehouse (a DuckDB file takes one writer) can be read.
+    # dbt has exited: the warehouse (a DuckDB file takes one writer) can be read, and published.
+    _publish(context, warehouse)
     for key in sorted(selected, key=lambda k: k.to_user_string()):
         table = key.path[-1]
         rows = _rows_by_partition(warehouse, table, keys)
