@@ -8,7 +8,7 @@ DEMO_TO ?= 2022-01-09
 SCALE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test dev dashboard bench clean
+.PHONY: setup demo test dev sql dashboard bench clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: setup
 ## dev: the Dagster UI on the same definitions (http://127.0.0.1:3000)
 dev: setup
 	$(BIN)/ubm dev
+
+## sql: an SQL prompt on the warehouse as analysts see it
+sql: setup
+	$(BIN)/ubm sql
 
 ## dashboard: serve the analysts' dashboard that each run rebuilds (http://127.0.0.1:8050)
 dashboard: setup

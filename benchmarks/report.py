@@ -16,6 +16,8 @@ TARGETS = [
      ">=", 0.7, 100),
     ("one_day_vs_spark_start", "one_day_pipeline seconds ÷ spark_session_start seconds", "<=", 4.0, 1),
     ("full_vs_one_day", "full_history_backfill seconds ÷ one_day_pipeline seconds", "<=", 5.0, None),
+    ("marts_vs_metric", "marts seconds ÷ metric_history seconds (the questions within the metric's own history build)",
+     "<=", 1.0, 100),
     ("classify_model_vs_keyword", "per-review cost: model ÷ keyword rule (classify_1m: the same job and session, best of 2 alternating runs)", "<=", 2.0, None),
 ]
 
@@ -70,6 +72,11 @@ def _ratio(results: dict, name: str) -> tuple[float | None, dict]:
             return None, {}
         return full["seconds"] / day["seconds"], {"full_history_backfill_s": full["seconds"],
                                                   "one_day_pipeline_s": day["seconds"], "days": full.get("days")}
+    if name == "marts_vs_metric":
+        marts, metric = s("marts"), s("metric_history")
+        if not (marts and metric):
+            return None, {}
+        return marts["seconds"] / metric["seconds"], {"marts_s": marts["seconds"], "metric_history_s": metric["seconds"]}
     if name == "classify_model_vs_keyword":
         rec = s("classify_1m")
         parts = (rec or {}).get("parts", {})

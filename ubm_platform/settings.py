@@ -80,7 +80,8 @@ EMR_SERVERLESS = Required("aws", "`UBM_SPARK_MODE=emr_serverless`",
 SETTINGS: tuple[Setting, ...] = (
     # -- both environments ------------------------------------------------------------------------
     Setting("UBM_ENV", "`local` (the embedded default) or `aws` (docs/aws.md).", BOTH, default="local"),
-    Setting("UBM_HOME", "State root: `lake/`, `warehouse.duckdb`, `oltp-pgdata/` (embedded PostgreSQL), `dagster/` "
+    Setting("UBM_HOME", "State root: `lake/`, `warehouse.duckdb` (what analysts read; runs build `build/`), "
+            "`oltp-pgdata/` (embedded PostgreSQL), `dagster/` "
             "(Dagster home), `landing/`; with `UBM_ENV=aws`, Dagster's local state (`dagster/`).", BOTH,
             default_text="`.ubm/` in the project"),
     Setting("UBM_LANDING", "Where the vendor's files arrive.", LOCAL, default_text="`$UBM_HOME/landing`"),
@@ -152,7 +153,7 @@ SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # the warehouse resource); set them yourself only to run dbt by hand (README, "The warehouse: a dbt project").
 DBT_PROFILE_VARIABLES = {
     "UBM_DBT_TARGET": "`duckdb` (the embedded default) or `redshift`",
-    "UBM_WAREHOUSE_PATH": "the DuckDB file (`$UBM_HOME/warehouse.duckdb`)",
+    "UBM_WAREHOUSE_PATH": "the DuckDB file runs build (`$UBM_HOME/build/warehouse.duckdb`)",
     "UBM_LAKE_ROOT": "the local lake DuckDB reads the sources from (`$UBM_HOME/lake`)",
 }
 

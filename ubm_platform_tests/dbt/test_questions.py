@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,15 @@ from ubm_platform.defs.movie_review.assets import CLASSIFIED_SCHEMA
 from ubm_platform.defs.pagila.assets import RENTAL_SCHEMA, SNAPSHOTS
 from ubm_platform.partitions import DAILY
 from ubm_platform_tests.dbt.project import run_dbt
+from ubm_platform_tests.expected_questions import (
+    Films,
+    consecutive_pairs,
+    expected_same,
+    follow_rentals,
+    genre_affinity,
+    genre_transitions,
+    similarity_by_activity,
+)
 
 FIRST_DAY, DAYS = dt.date(2022, 1, 1), 90
 GENRES = ["Action", "Drama", "Comedy", "Horror"]
@@ -148,65 +157,13 @@ def build(tmp_path: Path, data: Behaviour, **settings) -> Answers:
 
 
 # -- the same answers in plain Python ------------------------------------------------------------------
-def consecutive_pairs(data: Behaviour) -> dict[int, list[tuple[int, int]]]:
-    by_customer = defaultdict(list)
-    for customer, moment, rental_id, film in sorted(data.rentals, key=lambda r: (r[0], r[1], r[2])):
-        by_customer[customer].append(film)
-    return {c: list(zip(films, films[1:])) for c, films in by_customer.items()}
-
-
-def shares_genre(a: int, b: int) -> bool:
-    return bool(film_genres(a) & film_genres(b))
-
-
-def similarity(a: int, b: int) -> float:
-    union = film_actors(a) | film_actors(b)
-    jaccard = len(film_actors(a) & film_actors(b)) / len(union) if union else 0.0
-    return 0.5 * shares_genre(a, b) + 0.5 * jaccard
+CATALOGUE = Films(genres={f: frozenset(film_genres(f)) for f in FILMS}, actors={f: frozenset(film_actors(f)) for f in FILMS})
 
 
 def expected_same_by_enumeration(films: list[int]) -> float:
     """The mean number of adjacent same-genre pairs over every order of `films`."""
     orders = list(itertools.permutations(films))
-    return sum(sum(shares_genre(a, b) for a, b in zip(o, o[1:])) for o in orders) / len(orders)
-
-
-def expected_same(films: list[int]) -> float:
-    """The same mean, by counting: each of the n - 1 adjacent pairs is a uniformly random pair of the films."""
-    pairs = list(itertools.combinations(films, 2))
-    return (len(films) - 1) * sum(shares_genre(a, b) for a, b in pairs) / len(pairs)
-
-
-def average_ranks(values: list[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def pearson(x: list[float], y: list[float]) -> float:
-    mx, my = sum(x) / len(x), sum(y) / len(y)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    return sxy / (sum((a - mx) ** 2 for a in x) * sum((b - my) ** 2 for b in y)) ** 0.5
-
-
-def follow_rentals(data: Behaviour) -> dict[str, list[int]]:
-    """sentiment -> [reviews, follow rentals, same-genre rentals]."""
-    result = {s: [0, 0, 0] for s in ("negative", "neutral", "positive")}
-    for _id, customer, film, day, sentiment in data.reviews:
-        result[sentiment][0] += 1
-        for c, moment, _rid, rented in data.rentals:
-            if c == customer and 1 <= (moment.date() - day).days <= 7:
-                result[sentiment][1] += 1
-                result[sentiment][2] += shares_genre(film, rented)
-    return result
+    return sum(sum(CATALOGUE.share_genre(a, b) for a, b in zip(o, o[1:])) for o in orders) / len(orders)
 
 
 # -- the tests -----------------------------------------------------------------------------------------
@@ -214,7 +171,7 @@ def test_the_expected_share_is_the_mean_over_every_order_of_a_customers_rentals(
     rng = random.Random(3)
     for _ in range(30):
         films = [rng.choice(FILMS) for _ in range(rng.randint(2, 6))]
-        assert expected_same(films) == pytest.approx(expected_same_by_enumeration(films))
+        assert expected_same(films, CATALOGUE) == pytest.approx(expected_same_by_enumeration(films))
 
 
 @pytest.fixture(scope="module")
@@ -231,57 +188,31 @@ def without_effect(tmp_path_factory):
 
 def test_genre_affinity_counts_and_finds_a_planted_affinity(planted):
     data, answers = planted
-    pairs = consecutive_pairs(data)
-    n_pairs = sum(len(p) for p in pairs.values())
-    same = sum(shares_genre(a, b) for p in pairs.values() for a, b in p)
-    expected = sum(expected_same([a for a, _ in p] + [p[-1][1]]) for p in pairs.values() if p)
+    pairs = consecutive_pairs(data.rentals)
+    expected = genre_affinity(pairs, CATALOGUE)
     row = answers.one("genre_affinity")
-    assert (row["consecutive_pairs"], row["same_genre_pairs"]) == (n_pairs, same)
-    assert row["observed_share"] == pytest.approx(same / n_pairs)
-    assert row["expected_share"] == pytest.approx(expected / n_pairs)
-    assert row["lift"] == pytest.approx(same / expected)
+    assert {name: row[name] for name in expected} == pytest.approx(expected)
     assert 1 < row["lift_ci_low"] < row["lift"] < row["lift_ci_high"] and row["p_value"] < 0.01
-
-    weights = defaultdict(float)
-    for p in pairs.values():
-        for a, b in p:
-            for ga, gb in itertools.product(film_genres(a), film_genres(b)):
-                weights[ga, gb] += 1 / (len(film_genres(a)) * len(film_genres(b)))
     transitions = {(r["from_category"], r["to_category"]): r["weight"] for r in answers.rows("genre_transition")}
-    assert transitions == pytest.approx(dict(weights)) and sum(transitions.values()) == pytest.approx(n_pairs)
+    assert transitions == pytest.approx(genre_transitions(pairs, CATALOGUE))
+    assert sum(transitions.values()) == pytest.approx(expected["consecutive_pairs"])
 
 
 def test_similarity_by_activity_quartiles_and_a_planted_effect(planted):
     data, answers = planted
-    pairs = consecutive_pairs(data)
-    activity = {c: len(p) + 1 for c, p in pairs.items() if p}
-    ordered = sorted(activity, key=lambda c: (activity[c], c))
-    sizes = [len(ordered) // 4 + (q < len(ordered) % 4) for q in range(4)]  # NTILE(4)
-    quartile, start = {}, 0
-    for q, size in enumerate(sizes, start=1):
-        quartile.update({c: q for c in ordered[start:start + size]})
-        start += size
-    expected = {}
-    for q in range(1, 5):
-        members = [c for c in ordered if quartile[c] == q]
-        sims = [similarity(a, b) for c in members for a, b in pairs[c]]
-        expected[q] = (len(members), min(activity[c] for c in members), max(activity[c] for c in members), len(sims),
-                       pytest.approx(sum(sims) / len(sims)))
+    expected, summary = similarity_by_activity(consecutive_pairs(data.rentals), CATALOGUE)
     rows = {r["activity_quartile"]: (r["customers"], r["min_rentals"], r["max_rentals"], r["pairs"], r["mean_similarity"])
             for r in answers.rows("similarity_by_activity")}
-    assert rows == expected
+    assert {q: (*row[:4], pytest.approx(row[4])) for q, row in expected.items()} == rows
     assert rows[1][4] > rows[4][4]  # planted: the least active rent the most alike films
-
-    means = {c: round(sum(similarity(a, b) for a, b in pairs[c]) / len(pairs[c]), 12) for c in ordered}
-    rho = pearson(average_ranks([activity[c] for c in ordered]), average_ranks([means[c] for c in ordered]))
-    summary = answers.one("similarity_by_activity_summary")
-    assert summary["customers"] == len(ordered) and summary["spearman_rho"] == pytest.approx(rho)
-    assert rho < 0 and summary["p_value"] < 0.01
+    built = answers.one("similarity_by_activity_summary")
+    assert built["customers"] == summary["customers"] and built["spearman_rho"] == pytest.approx(summary["spearman_rho"])
+    assert summary["spearman_rho"] < 0 and built["p_value"] < 0.01
 
 
 def test_review_rental_effect_counts_and_finds_a_planted_effect(planted):
     data, answers = planted
-    expected = follow_rentals(data)
+    expected = follow_rentals(data.rentals, data.reviews, CATALOGUE)
     rows = {r["sentiment"]: [r["reviews"], r["follow_rentals"], r["same_genre_rentals"]]
             for r in answers.rows("review_rental_effect")}
     assert rows == expected
@@ -307,7 +238,7 @@ def test_the_window_limits_what_the_questions_look_at(tmp_path):
     data = behaviour(planted=True, seed=13)
     answers = build(tmp_path, data, UBM_QUESTION_FROM="2022-02-01", UBM_QUESTION_TO="2022-02-28")
     in_window = Behaviour(rentals=[r for r in data.rentals if dt.date(2022, 2, 1) <= r[1].date() <= dt.date(2022, 2, 28)])
-    pairs = consecutive_pairs(in_window)
+    pairs = consecutive_pairs(in_window.rentals)
     assert answers.one("genre_affinity")["consecutive_pairs"] == sum(len(p) for p in pairs.values())
     reviews = sum(1 for r in data.reviews if dt.date(2022, 2, 1) <= r[3] <= dt.date(2022, 2, 28))
     assert sum(r["reviews"] for r in answers.rows("review_rental_effect")) == reviews
