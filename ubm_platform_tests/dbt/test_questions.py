@@ -242,3 +242,13 @@ def test_the_window_limits_what_the_questions_look_at(tmp_path):
     assert answers.one("genre_affinity")["consecutive_pairs"] == sum(len(p) for p in pairs.values())
     reviews = sum(1 for r in data.reviews if dt.date(2022, 2, 1) <= r[3] <= dt.date(2022, 2, 28))
     assert sum(r["reviews"] for r in answers.rows("review_rental_effect")) == reviews
+
+
+def test_the_permutation_deals_as_often_as_its_budget_pays_for(tmp_path):
+    """The similarity permutation costs a row per pair and deal: with a budget of 20 draws per pair it deals
+    20 times, and its p-value is a count of deals over 21."""
+    data = behaviour(planted=False, seed=14)
+    pairs = sum(len(p) for p in consecutive_pairs(data.rentals).values())
+    summary = build(tmp_path, data, UBM_QUESTION_PERMUTATION_BUDGET=str(20 * pairs)).one("similarity_by_activity_summary")
+    assert "dealt out again at random 20 times" in summary["method"]
+    assert summary["p_value"] * 21 == pytest.approx(round(summary["p_value"] * 21))

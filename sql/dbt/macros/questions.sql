@@ -49,6 +49,9 @@
 {#- Resampling settings: replicates of the bootstraps and permutations. -#}
 {% macro ubm_replicates() %}{{ return(var('question_replicates', 500) | int) }}{% endmacro %}
 
+{#- The pair draws a permutation may make (pairs x deals): what bounds its time and memory as data grows. -#}
+{% macro ubm_permutation_budget() %}{{ return((ubm_setting('question_permutation_budget') or 20000000) | int) }}{% endmacro %}
+
 {#- The rows of `relation` (a CTE) in every replicate of the CTE `replicates`, each with its Poisson bootstrap
     weight: the same weight for all the rows of one `unit` (a customer) in a replicate. -#}
 {% macro ubm_bootstrap_rows(relation, unit, columns, label) %}

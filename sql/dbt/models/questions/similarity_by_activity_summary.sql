@@ -5,8 +5,10 @@
     (not shuffling the activities) keeps what the number of pairs alone does to a mean of similarities: a
     customer with one pair often has a mean of exactly 0, one with many rarely, which alone makes rho
     positive on data where similarity does not depend on activity. A negative rho: less active customers
-    rent more alike films. -#}
+    rent more alike films. Dealing costs a row per pair and deal: the deals are as many as fit in
+    ubm_permutation_budget() pair draws, between 19 and ubm_replicates() (at Pagila's size, all of them). -#}
 {%- set replicates = ubm_replicates() %}
+{%- set budget = ubm_permutation_budget() %}
 
 with slots as (  -- each pair at its place, customer by customer
     select
@@ -19,7 +21,15 @@ with slots as (  -- each pair at its place, customer by customer
     join {{ ref('customer_activity') }} as activity on activity.customer_id = pairs.customer_id
 ),
 
-replicates as ({{ ubm_numbers(replicates + 1) }}),  -- 0: the observed deal
+deals as (  -- how many deals the budget pays for
+    select cast(greatest(19, least({{ replicates }}, floor({{ budget }} / greatest(count(*), 1)))) as integer) as deals
+    from slots
+),
+
+replicates as (  -- 0: the observed deal
+    select all_numbers.n from ({{ ubm_numbers(replicates + 1) }}) as all_numbers
+    cross join deals where all_numbers.n <= deals.deals
+),
 
 dealt as (
     select
@@ -64,9 +74,11 @@ select
     observed.rho as spearman_rho,
     case when observed.rho is not null then
         (1 + (select count(*) from rho where replicate > 0 and abs(rho.rho) >= abs(observed.rho) - 1e-12)) * 1.0
-        / ({{ replicates }} + 1) end as p_value,
+        / (deals.deals + 1) end as p_value,
     cast(coalesce(observed.customers, 0) as bigint) as customers,
     'spearman_rho: Pearson correlation of average ranks; p_value: two-sided permutation test, the pairs dealt '
-        || 'out again at random {{ replicates }} times, each customer keeping their number of pairs' as method
+        || 'out again at random ' || cast(deals.deals as varchar) || ' times, each customer keeping their number '
+        || 'of pairs' as method
 from (select 1 as one) as base
+cross join deals
 left join observed on 1 = 1
