@@ -379,7 +379,7 @@ def _answer_lines(path) -> list[str]:
         return "-" if value is None else format(value, form)
 
     return [
-        f"  answers    (docs/analytics.md; tables genre_affinity, similarity_by_activity_summary, review_rental_effect_comparison)",
+        "  answers    (docs/analytics.md; tables genre_affinity, similarity_by_activity_summary, review_rental_effect_comparison)",
         f"    next rental in the same genre:   lift {number(lift, '.2f')} (95% {number(low, '.2f')} .. {number(high, '.2f')}), "
         f"p {number(genre_p)}, {pairs} consecutive pairs",
         f"    alike rentals vs activity:       Spearman rho {number(rho)}, p {number(similarity_p)}, {customers} customers",

@@ -8,8 +8,28 @@ import itertools
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
 
 SENTIMENTS = ("negative", "neutral", "positive")
+
+
+@dataclass
+class Answers:
+    """The question tables, read back from the warehouse."""
+
+    path: Path
+
+    def rows(self, table: str) -> list[dict]:
+        with duckdb.connect(str(self.path), read_only=True) as conn:
+            cursor = conn.execute(f"SELECT * FROM {table}")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, table: str) -> dict:
+        [row] = self.rows(table)
+        return row
 
 
 @dataclass(frozen=True)

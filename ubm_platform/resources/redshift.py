@@ -229,10 +229,9 @@ class RedshiftWarehouseResource(WarehouseResource):
             "UBM_REDSHIFT_SSLMODE": self.sslmode,
         }
 
-    def publish(self) -> dict[str, str]:
+    def publish(self) -> None:
         """Nothing to do: Redshift serves readers beside writers itself (snapshot isolation), and dbt builds
         each model in a transaction, so a reader sees a table before or after its build."""
-        return {}
 
     def query(self, name: str, params: dict | None = None, **literals: str) -> tuple[list[str], list[tuple]]:
         with self.connect(autocommit=True) as conn:

@@ -62,9 +62,9 @@ class WarehouseResource(ConfigurableResource):
         """The environment the dbt project (sql/dbt) reads its target and connection from (profiles.yml)."""
         raise NotImplementedError
 
-    def publish(self) -> dict[str, str]:
-        """Make what the run has built so far visible to analysts, whole (called after each dbt build);
-        metadata saying where."""
+    def publish(self) -> str | None:
+        """Make what the run has built so far visible to analysts, whole (called after each dbt build); where,
+        when it is somewhere else than where runs write."""
         raise NotImplementedError
 
     def for_analysts(self) -> "WarehouseResource":
@@ -111,15 +111,15 @@ class DuckDBWarehouseResource(WarehouseResource):
         finally:
             conn.close()
 
-    def publish(self) -> dict[str, str]:
+    def publish(self) -> str | None:
         if not self.published_path:
-            return {}
+            return None
         copy = f"{self.published_path}.{os.getpid()}.tmp"
         with self.connect() as conn:  # holding the file: no other run writes it while it is copied
             conn.execute("CHECKPOINT")  # everything in the file itself, none in a write-ahead log
             shutil.copyfile(self.path, copy)
         os.replace(copy, self.published_path)
-        return {"published_to": self.published_path}
+        return self.published_path
 
     def for_analysts(self) -> WarehouseResource:
         return DuckDBWarehouseResource(path=self.published_path) if self.published_path else self

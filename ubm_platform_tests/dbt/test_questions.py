@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -21,6 +20,7 @@ from ubm_platform.defs.pagila.assets import RENTAL_SCHEMA, SNAPSHOTS
 from ubm_platform.partitions import DAILY
 from ubm_platform_tests.dbt.project import run_dbt
 from ubm_platform_tests.expected_questions import (
+    Answers,
     Films,
     consecutive_pairs,
     expected_same,
@@ -127,23 +127,6 @@ def write_lake(root: Path, data: Behaviour) -> None:
             "positive_review": [r[4] == "positive" for r in reviews], "sentiment": [r[4] for r in reviews],
             "probability": [0.9] * len(reviews), "model_version": ["m"] * len(reviews), "film_id": [r[2] for r in reviews],
         }, schema=CLASSIFIED_SCHEMA))
-
-
-@dataclass
-class Answers:
-    """The question tables, read back from the warehouse."""
-
-    path: Path
-
-    def rows(self, table: str) -> list[dict]:
-        with duckdb.connect(str(self.path), read_only=True) as conn:
-            cursor = conn.execute(f"SELECT * FROM {table}")
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-    def one(self, table: str) -> dict:
-        [row] = self.rows(table)
-        return row
 
 
 def build(tmp_path: Path, data: Behaviour, **settings) -> Answers:

@@ -12,7 +12,6 @@ import subprocess
 import uuid
 from collections import defaultdict
 
-import duckdb
 import psycopg
 import pyarrow.dataset as ds
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from ubm_platform_tests.conftest import run_cli, shared_data, sst_rows, ubm_env
 from ubm_platform_tests.expected import expected_metric, review_rows, star_rows, valid_reviews, warehouse_metric
 from ubm_platform_tests.expected_questions import (
+    Answers,
     Films,
     consecutive_pairs,
     follow_rentals,
@@ -140,17 +140,13 @@ def test_the_three_questions_on_pagila_match_a_computation_from_pagila(pagila):
     home, dsn, _out = pagila
     rentals, reviews, catalogue = _pagila_behaviour(home, dsn)
     pairs = consecutive_pairs(rentals)
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
-        def rows(table: str) -> list[dict]:
-            cursor = conn.execute(f"SELECT * FROM {table}")
-            return [dict(zip([d[0] for d in cursor.description], row)) for row in cursor.fetchall()]
-
-        affinity, summary, comparison = (rows(t)[0] for t in ("genre_affinity", "similarity_by_activity_summary",
-                                                              "review_rental_effect_comparison"))
-        transitions = {(r["from_category"], r["to_category"]): r["weight"] for r in rows("genre_transition")}
-        quartiles = {r["activity_quartile"]: r for r in rows("similarity_by_activity")}
-        effect = {r["sentiment"]: [r["reviews"], r["follow_rentals"], r["same_genre_rentals"]]
-                  for r in rows("review_rental_effect")}
+    built = Answers(home / "warehouse.duckdb")
+    affinity, summary, comparison = (built.one(table) for table in (
+        "genre_affinity", "similarity_by_activity_summary", "review_rental_effect_comparison"))
+    transitions = {(r["from_category"], r["to_category"]): r["weight"] for r in built.rows("genre_transition")}
+    quartiles = {r["activity_quartile"]: r for r in built.rows("similarity_by_activity")}
+    effect = {r["sentiment"]: [r["reviews"], r["follow_rentals"], r["same_genre_rentals"]]
+              for r in built.rows("review_rental_effect")}
 
     expected = genre_affinity(pairs, catalogue)
     assert {name: affinity[name] for name in expected} == pytest.approx(expected)

@@ -147,11 +147,10 @@ def check_states(states: list[CheckState]) -> Chart:
     latest = {(s.check, s.partitions): s for s in states}  # a later run's evaluation replaces an earlier one
     partitions = list(dict.fromkeys(s.partitions for s in states))
     checks = sorted({s.check for s in states})
-    cell = latest
     figure = go.Figure(go.Heatmap(
         x=partitions, y=checks, zmin=0, zmax=2, colorscale=STATUS_COLORS, showscale=False, xgap=2, ygap=2,
-        z=[[STATUS_CODES[cell[c, p].status] if (c, p) in cell else None for p in partitions] for c in checks],
-        text=[[cell[c, p].status if (c, p) in cell else "" for p in partitions] for c in checks],
+        z=[[STATUS_CODES[latest[c, p].status] if (c, p) in latest else None for p in partitions] for c in checks],
+        text=[[latest[c, p].status if (c, p) in latest else "" for p in partitions] for c in checks],
         hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
     ))
     figure.update_xaxes(type="category", title_text="partitions of the run")
@@ -162,11 +161,16 @@ def check_states(states: list[CheckState]) -> Chart:
                  _layout(figure, height=max(300, 24 * len(checks) + 160), margin={"l": 380, "r": 20, "t": 30, "b": 80}))
 
 
+def _one_row(marts: dict[str, list[dict]], name: str) -> dict:
+    """A one-row mart's row ({} before it has been built from any data)."""
+    return (marts[name] or [{}])[0]
+
+
 def answers(marts: dict[str, list[dict]]) -> list[Answer]:
     """The three questions' headline numbers (docs/analytics.md says how to read them)."""
-    affinity = (marts["genre_affinity"] or [{}])[0]
-    summary = (marts["similarity_by_activity_summary"] or [{}])[0]
-    comparison = (marts["review_rental_effect_comparison"] or [{}])[0]
+    affinity = _one_row(marts, "genre_affinity")
+    summary = _one_row(marts, "similarity_by_activity_summary")
+    comparison = _one_row(marts, "review_rental_effect_comparison")
 
     return [
         Answer("Is a customer's next rental in the same genre?",
@@ -195,7 +199,7 @@ def dashboard_page(marts: dict[str, list[dict]], checks: list[CheckState], built
         metric_distribution(marts["metric_distribution"]),
         genre_transitions(marts["genre_transition"]),
         similarity_by_activity(marts["similarity_by_activity"]),
-        review_effect(marts["review_rental_effect"], (marts["review_rental_effect_comparison"] or [{}])[0]),
+        review_effect(marts["review_rental_effect"], _one_row(marts, "review_rental_effect_comparison")),
         check_states(checks),
     ]
     days = sorted(row["day"] for row in marts["dashboard_daily"])

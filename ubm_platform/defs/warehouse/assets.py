@@ -175,7 +175,7 @@ def _publish(context: AssetExecutionContext, warehouse: WarehouseResource) -> No
     """After a successful dbt build, analysts see it: whole, never a table or a window half built."""
     published = warehouse.publish()
     if published:
-        context.log.info(f"warehouse published to {published['published_to']}")
+        context.log.info(f"warehouse published to {published}")
 
 
 @dbt_assets(
