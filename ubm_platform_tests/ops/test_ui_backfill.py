@@ -96,8 +96,10 @@ def served(state_dirs, tmp_path):
     webserver = daemon = None
     try:
         webserver = Webserver(env, tmp_path / "webserver.log", ["-w", "workspace.yaml"])
-        daemon = Daemon(env, tmp_path / "daemon.log")
+        # the daemon once the webserver has created the new instance's SQLite storage: two processes creating
+        # it at once race ("table job_ticks already exists")
         webserver.wait_until_up()
+        daemon = Daemon(env, tmp_path / "daemon.log")
         yield home, webserver, daemon
     finally:
         if daemon is not None:
