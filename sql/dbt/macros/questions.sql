@@ -32,12 +32,21 @@
   where {% for place in places %}d{{ loop.index }}.d * {{ place }}{{ ' + ' if not loop.last }}{% endfor %} < {{ count }}
 {% endmacro %}
 
-{#- A uniform draw in [0, 1) from the hash of a text: the same for the same text, so a resampling gives the
-    same interval every run. -#}
-{% macro ubm_uniform(text) %}{{ return(adapter.dispatch('ubm_uniform')(text)) }}{% endmacro %}
-{% macro default__ubm_uniform(text) %}('x' || '00000000' || substr(md5({{ text }}), 1, 8))::bit(64)::bigint / 4294967296.0{% endmacro %}
-{% macro duckdb__ubm_uniform(text) %}(hash({{ text }}) % 4294967296) / 4294967296.0{% endmacro %}
-{% macro redshift__ubm_uniform(text) %}strtol(substring(md5({{ text }}), 1, 8), 16) / 4294967296.0{% endmacro %}
+{#- Reproducible pseudo-random draws from a hash of `parts` (SQL expressions: a label, a unit's id, a
+    replicate): the same draw for the same parts, so a resampling gives the same answer every run.
+    ubm_random_key: a value to order by (a shuffle); ubm_uniform: a draw in [0, 1). The parts are hashed as
+    one text: DuckDB's hash of several small integers is far from independent draws (the sum of 1,000 draws
+    varies a sixth as much as it should). -#}
+{% macro ubm_random_key(parts) %}{{ return(adapter.dispatch('ubm_random_key')(parts)) }}{% endmacro %}
+{% macro default__ubm_random_key(parts) %}md5({{ ubm_hash_text(parts) }}){% endmacro %}
+{% macro duckdb__ubm_random_key(parts) %}hash({{ ubm_hash_text(parts) }}){% endmacro %}
+
+{% macro ubm_uniform(parts) %}{{ return(adapter.dispatch('ubm_uniform')(parts)) }}{% endmacro %}
+{% macro default__ubm_uniform(parts) %}('x' || '00000000' || substr(md5({{ ubm_hash_text(parts) }}), 1, 8))::bit(64)::bigint / 4294967296.0{% endmacro %}
+{% macro duckdb__ubm_uniform(parts) %}(hash({{ ubm_hash_text(parts) }}) % 4294967296) / 4294967296.0{% endmacro %}
+{% macro redshift__ubm_uniform(parts) %}strtol(substring(md5({{ ubm_hash_text(parts) }}), 1, 8), 16) / 4294967296.0{% endmacro %}
+
+{% macro ubm_hash_text(parts) %}{% for part in parts %}cast({{ part }} as varchar){{ " || '-' || " if not loop.last }}{% endfor %}{% endmacro %}
 
 {#- A Poisson(1) weight from a uniform draw (the Poisson bootstrap: each unit counts 0, 1, 2... times). -#}
 {% macro ubm_poisson_weight(uniform) %}
@@ -49,19 +58,33 @@
 {#- Resampling settings: replicates of the bootstraps and permutations. -#}
 {% macro ubm_replicates() %}{{ return(var('question_replicates', 500) | int) }}{% endmacro %}
 
-{#- The pair draws a permutation may make (pairs x deals): what bounds its time and memory as data grows. -#}
-{% macro ubm_permutation_budget() %}{{ return((ubm_setting('question_permutation_budget') or 20000000) | int) }}{% endmacro %}
+{#- The rows a permutation may make (a row per pair a shuffle, per customer a deal): what bounds its time and memory as data grows. -#}
+{% macro ubm_permutation_budget() %}{{ return((ubm_setting('question_permutation_budget') or 2000000) | int) }}{% endmacro %}
 
-{#- The rows of `relation` (a CTE) in every replicate of the CTE `replicates`, each with its Poisson bootstrap
-    weight: the same weight for all the rows of one `unit` (a customer) in a replicate. -#}
-{% macro ubm_bootstrap_rows(relation, unit, columns, label) %}
-  select
-      replicates.n as replicate,
-      {%- for column in columns %}
-      {{ relation }}.{{ column }},
-      {%- endfor %}
-      {{ ubm_poisson_weight(ubm_uniform("'" ~ label ~ "-' || cast(" ~ relation ~ "." ~ unit ~ " as varchar) || '-' || cast(replicates.n as varchar)")) }} as weight
-  from {{ relation }} cross join replicates
+{#- The bootstrap's units: the rows of `relation` (a CTE) dealt by a hash of their `unit` (a customer) into
+    at most 1,000 groups, `columns` summed per group. The groups are random sets of customers, independent
+    of each other as customers are, so resampling them resamples customers (the random-groups method); it
+    costs a row per group and replicate, however many the customers. -#}
+{% macro ubm_bootstrap_groups(relation, unit, columns, label) %}
+  select cast(floor({{ ubm_uniform(["'" ~ label ~ "-group'", unit]) }} * 1000) as integer) as unit_group,
+         {% for column in columns %}sum({{ column }}) as {{ column }}{{ ', ' if not loop.last }}{% endfor %}
+  from {{ relation }}
+  group by 1
+{% endmacro %}
+
+{#- The rows of `groups` (a CTE from ubm_bootstrap_groups) in every replicate of the CTE `replicates`, each with
+    its Poisson bootstrap weight in that replicate. -#}
+{% macro ubm_bootstrap_rows(groups, columns, label) %}
+  select replicate, {{ columns | join(', ') }}, {{ ubm_poisson_weight('uniform') }} as weight
+  from (  -- the draw once a row: the weight's cases compare it six times
+      select
+          replicates.n as replicate,
+          {%- for column in columns %}
+          {{ groups }}.{{ column }},
+          {%- endfor %}
+          {{ ubm_uniform(["'" ~ label ~ "'", groups ~ ".unit_group", 'replicates.n']) }} as uniform
+      from {{ groups }} cross join replicates
+  ) as drawn
 {% endmacro %}
 
 {#- A bootstrap's 95% percentile interval of `statistic` over the replicates in `relation`, and its two-sided

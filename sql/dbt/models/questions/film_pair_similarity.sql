@@ -1,17 +1,10 @@
-{#- For each pair of films a customer rented one after the other (or reviewed, then rented): whether they
-    share a genre (at least one category in common) and the Jaccard index of their actors (0 when neither
-    has any); their similarity is the mean of the two. One row per ordered pair that occurs. -#}
+{#- For each pair of films a customer rented one after the other: whether they share a genre (at least one
+    category in common) and the Jaccard index of their actors (0 when neither has any); their similarity is
+    the mean of the two. One row per ordered pair that occurs. -#}
 with pairs as (
     select distinct film_id as film_a, next_film_id as film_b
     from {{ ref('question_rentals') }}
     where next_film_id is not null
-    union
-    select distinct reviewed.film_id, rented.film_id
-    from {{ ref('fact_review') }} as reviewed
-    join {{ ref('fact_rental') }} as rented
-        on rented.customer_id = reviewed.customer_id
-        and rented.rental_date between reviewed.review_date + 1 and reviewed.review_date + 7
-    where reviewed.film_id is not null
 ),
 
 shared_genre as (

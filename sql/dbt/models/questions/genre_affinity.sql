@@ -49,11 +49,13 @@ customers as (
     left join sharing_pairs on sharing_pairs.customer_id = observed.customer_id
 ),
 
+customer_groups as ({{ ubm_bootstrap_groups('customers', 'customer_id', ['same_genre', 'expected_same'], 'genre_affinity') }}),
+
 replicates as ({{ ubm_numbers(replicates) }}),
 
 resampled as (
     select replicate, sum(weight * same_genre) / nullif(sum(weight * expected_same), 0) as lift
-    from ({{ ubm_bootstrap_rows('customers', 'customer_id', ['same_genre', 'expected_same'], 'genre_affinity') }}) as weighted
+    from ({{ ubm_bootstrap_rows('customer_groups', ['same_genre', 'expected_same'], 'genre_affinity') }}) as weighted
     group by replicate
 ),
 
@@ -73,7 +75,7 @@ select
     interval.high as lift_ci_high,
     interval.p_value,
     'expected_share: exact, the mean over random orders of each customer''s rentals; interval: 95% percentile '
-        || 'bootstrap over customers ({{ replicates }} Poisson-weighted replicates); p_value: two-sided, from the '
+        || 'bootstrap over customers (in 1,000 random groups; {{ replicates }} Poisson-weighted replicates); p_value: two-sided, from the '
         || 'same bootstrap, against lift = 1' as method
 from (
     select pairs, same_genre, 1.0 * expected_same / nullif(pairs, 0) as expected_share,

@@ -3,28 +3,22 @@
     consecutive pairs. The heat map of the dashboard. -#}
 with genres as (select distinct film_id, category from {{ ref('bridge_film_category') }}),
 
-pairs as (
-    select rental_id, film_id, next_film_id
+film_genres as (  -- each film's share of its weight in each of its categories
+    select film_id, category, 1.0 / count(*) over (partition by film_id) as share from genres
+),
+
+film_pairs as (  -- consecutive pairs counted by their two films: the weights depend on nothing else
+    select film_id, next_film_id, count(*) as pairs
     from {{ ref('question_rentals') }}
     where next_rental_id is not null
-),
-
-from_genres as (
-    select pairs.rental_id, coalesce(genres.category, '(none)') as category,
-           count(*) over (partition by pairs.rental_id) as categories
-    from pairs left join genres on genres.film_id = pairs.film_id
-),
-
-to_genres as (
-    select pairs.rental_id, coalesce(genres.category, '(none)') as category,
-           count(*) over (partition by pairs.rental_id) as categories
-    from pairs left join genres on genres.film_id = pairs.next_film_id
+    group by film_id, next_film_id
 )
 
 select
-    from_genres.category as from_category,
-    to_genres.category as to_category,
-    sum(1.0 / (from_genres.categories * to_genres.categories)) as weight
-from from_genres
-join to_genres on to_genres.rental_id = from_genres.rental_id
-group by from_genres.category, to_genres.category
+    coalesce(from_genres.category, '(none)') as from_category,
+    coalesce(to_genres.category, '(none)') as to_category,
+    sum(film_pairs.pairs * coalesce(from_genres.share, 1) * coalesce(to_genres.share, 1)) as weight
+from film_pairs
+left join film_genres as from_genres on from_genres.film_id = film_pairs.film_id
+left join film_genres as to_genres on to_genres.film_id = film_pairs.next_film_id
+group by 1, 2

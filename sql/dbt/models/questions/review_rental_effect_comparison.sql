@@ -5,22 +5,27 @@
 {%- set replicates = ubm_replicates() %}
 
 with by_customer as (
-    select customer_id, sentiment, sum(follow_rentals) as follow_rentals, sum(same_genre_rentals) as same_genre
+    select
+        customer_id,
+        sum(case when sentiment = 'positive' then follow_rentals else 0 end) as positive_follow,
+        sum(case when sentiment = 'positive' then same_genre_rentals else 0 end) as positive_same,
+        sum(case when sentiment = 'negative' then follow_rentals else 0 end) as negative_follow,
+        sum(case when sentiment = 'negative' then same_genre_rentals else 0 end) as negative_same
     from {{ ref('review_follow_rentals') }}
     where sentiment in ('positive', 'negative')
-    group by customer_id, sentiment
+    group by customer_id
 ),
+
+customer_groups as ({{ ubm_bootstrap_groups('by_customer', 'customer_id', ['positive_follow', 'positive_same', 'negative_follow', 'negative_same'], 'review') }}),
 
 replicates as ({{ ubm_numbers(replicates) }}),
 
 resampled as (
     select
         replicate,
-        sum(case when sentiment = 'positive' then weight * same_genre end)
-            / nullif(sum(case when sentiment = 'positive' then weight * follow_rentals end), 0)
-        - sum(case when sentiment = 'negative' then weight * same_genre end)
-            / nullif(sum(case when sentiment = 'negative' then weight * follow_rentals end), 0) as difference
-    from ({{ ubm_bootstrap_rows('by_customer', 'customer_id', ['sentiment', 'follow_rentals', 'same_genre'], 'review') }}) as weighted
+        sum(weight * positive_same) / nullif(sum(weight * positive_follow), 0)
+            - sum(weight * negative_same) / nullif(sum(weight * negative_follow), 0) as difference
+    from ({{ ubm_bootstrap_rows('customer_groups', ['positive_follow', 'positive_same', 'negative_follow', 'negative_same'], 'review') }}) as weighted
     group by replicate
 ),
 
@@ -44,6 +49,6 @@ select
     interval.p_value,
     cast(shares.positive_reviews as bigint) as positive_reviews,
     cast(shares.negative_reviews as bigint) as negative_reviews,
-    'interval: 95% percentile bootstrap over customers ({{ replicates }} Poisson-weighted replicates); p_value: '
+    'interval: 95% percentile bootstrap over customers (in 1,000 random groups; {{ replicates }} Poisson-weighted replicates); p_value: '
         || 'two-sided, from the same bootstrap, against no difference' as method
 from shares cross join interval
