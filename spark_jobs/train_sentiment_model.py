@@ -65,11 +65,15 @@ DEFAULT_PARAMS = {
     "embedding_words": 100000,     # the mean GloVe 50d vector of the text (N most frequent words) goes to the stacker
     "stack_reg": 0.0001,           # L2 regParam of the stacking logistic regression
     "stack_max_iter": 200,
+    # an offset on the neutral class's margin, growing with the text's length, chosen for macro-F1 on the
+    # stacker's out-of-fold scores (_neutral_decision): without it the model almost never says neutral
+    "balance_neutral": True,
 }
 
 # Raised when training gives another model for the same data and parameters: the version hashes it with them.
 # 2: out-of-fold NB scores over the terms the other folds keep (_out_of_fold_nb_tables)
-TRAINING_REVISION = 2
+# 3: the neutral class's length-scaled offset (balance_neutral)
+TRAINING_REVISION = 3
 
 NEGATORS = "not|no|never|nothing|nobody|none|neither|nor|nowhere|without|hardly|barely|scarcely|cannot"
 
@@ -431,7 +435,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     folds = int(p["folds"])
     alpha = float(p["nb_smoothing"])
     fold = F.floor(_unit_hash(seed, "fold") * folds).cast("int").alias("_fold")
-    data = data.select("review_str", "score", _label_col(), fold)
+    data = data.select("review_str", "score", _label_col(), fold, _text_length().alias("_chars"))
     token_model = Pipeline(stages=_token_stages(p)).fit(data)   # stateless stages
     tokens = token_model.transform(data)
     embedding = word_vectors.model if word_vectors else None
@@ -440,7 +444,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     views = [v for v, _ in vocabularies]
     tf_cols = [f"tf_{v}" for v in views]
     feats = PipelineModel(stages=[m for _, m in vocabularies]).transform(tokens).select(
-        "label", "_fold", *tf_cols, *(["embedding"] if embedding else [])).cache()
+        "label", "_fold", "_chars", *tf_cols, *(["embedding"] if embedding else [])).cache()
     # per (fold, class) feature counts for every view, in one pass
     agg = feats.groupBy("_fold", "label").agg(F.count(F.lit(1)).alias("_docs"),
                                               *[Summarizer.sum(F.col(c)).alias(c) for c in tf_cols]).collect()
@@ -472,7 +476,7 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
     def oof(rows):
         tb = bc.value
         for r in rows:
-            out = [r["label"]]
+            out = [r["label"], float(r["_chars"])]
             for c in tf_cols:
                 theta, pi = tb[c][r["_fold"]]
                 x = r[c]
@@ -482,13 +486,13 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
                 out.append(r["embedding"])
             yield out
 
-    schema = StructType([StructField("label", DoubleType())]
+    schema = StructType([StructField("label", DoubleType()), StructField("_chars", DoubleType())]
                         + [StructField(f"nb_{v}", VectorUDT()) for v in views]
                         + ([StructField("embedding", VectorUDT())] if embedding else []))
     stacked = [f"nb_{v}" for v in views] + (["embedding"] if embedding else [])
     # cached: the PCA fits and the stacker's fit each read it, and computing it runs Python over every row
     oof_df = spark.createDataFrame(feats.rdd.mapPartitions(oof), schema).select(
-        F.col("label").alias("label", metadata=feats.schema["label"].metadata), *stacked).cache()
+        F.col("label").alias("label", metadata=feats.schema["label"].metadata), "_chars", *stacked).cache()
     # the final NB views, built from their tables: what NaiveBayes.fit computes (test_nb_tables_match_spark_naive_bayes)
     # without one more pass over the data per view
     nb_models = [_naive_bayes_model(spark, *final[c], f"NaiveBayes_{v}", featuresCol=c, smoothing=alpha,
@@ -514,23 +518,82 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
                                    standardization=True))
     head_model = Pipeline(stages=head).fit(oof_df)
     _log(f"stacker iterations: {head_model.stages[-1].summary.totalIterations}")
+    decision = _neutral_decision(head_model.transform(oof_df)) if p["balance_neutral"] else None
     oof_df.unpersist()
     feats.unpersist()
     tokens.unpersist()
     bc.unpersist()
+    stacker = head_model.stages[-1]
     stacked_model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
-                                  + [m for _, m in vocabularies] + nb_models + list(head_model.stages))
-    model = compile_stack(spark, token_model.stages, vocabularies, nb_models, word_vectors, head_model, work_dir)
+                                  + [m for _, m in vocabularies] + nb_models + list(head_model.stages[:-1])
+                                  + _decided_regression(spark, ["stack_features"], stacker.coefficientMatrix.toArray().T,
+                                                        stacker.interceptVector.toArray(), decision))
+    model = compile_stack(spark, token_model.stages, vocabularies, nb_models, word_vectors, head_model, work_dir, decision)
     _log(f"fitted on {int(docs.sum())} rows in {time.time() - t0:.1f}s "
-         f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)})")
-    return model, stacked_model, views
+         f"(vocabularies: {', '.join(f'{c[3:]}={sizes[c]}' for c in tf_cols)}); decision: {json.dumps(decision)}")
+    return model, stacked_model, views, decision
+
+
+# --------------------------------------------------------------------------------------------------
+# the decision: how much more neutral a text is taken to be
+
+def _text_length():
+    """What the length feature counts: the characters of the text the model's first rule lower-cases."""
+    return F.length(F.lower(F.coalesce(F.col("review_str"), F.lit(""))))
+
+NEUTRAL_OFFSETS = [round(0.02 * i, 2) for i in range(151)]   # 0 .. 3
+
+
+def length_factor_sql(reference_chars: float) -> str:
+    """sqrt(max(1, characters / reference_chars)): how much larger a text's margins are than those of a text
+    of the training texts' typical length (a sum of n terms' contributions spreads as sqrt(n))."""
+    # double literals (D): a plain 98.0 is a decimal in Spark SQL, and its division is not the double one
+    return (f"SELECT *, sqrt(greatest(1.0D, length(lower(coalesce(review_str, ''))) / {float(reference_chars)!r}D)) "
+            f"AS length_factor FROM __THIS__")
+
+
+def _neutral_decision(scored: DataFrame) -> dict:
+    """The offset on the neutral class's margin, times the text's length factor, that gives the best macro-F1
+    on the stacker's out-of-fold scores (texts the naive Bayes views did not see): {neutral_offset,
+    reference_chars}. The argmax alone almost never says neutral (docs/model.md). Positive vs negative is
+    untouched, so binary accuracy is too."""
+    reference = scored.approxQuantile("_chars", [0.5], 0.001)[0] or 1.0
+    margins = scored.select("label", vector_to_array("rawPrediction").alias("m"),
+                            F.sqrt(F.greatest(F.lit(1.0), F.col("_chars") / F.lit(float(reference)))).alias("f"))
+    offsets = scored.sparkSession.createDataFrame([(d,) for d in NEUTRAL_OFFSETS], "offset double")
+    neutral = F.col("m")[1] + F.col("offset") * F.col("f")
+    predicted = (F.when((F.col("m")[0] >= neutral) & (F.col("m")[0] >= F.col("m")[2]), 0)
+                 .when(neutral >= F.col("m")[2], 1).otherwise(2))
+    counts: dict = {d: [] for d in NEUTRAL_OFFSETS}
+    for r in (margins.crossJoin(F.broadcast(offsets))
+              .groupBy("offset", F.col("label").cast("int").alias("t"), predicted.alias("p")).count().collect()):
+        counts[r["offset"]].append((r["t"], r["p"], r["count"], 0))
+    best = max(NEUTRAL_OFFSETS, key=lambda d: (metrics_from_counts(counts[d])["macro_f1_3class"], -d))
+    return {"neutral_offset": best, "reference_chars": float(reference),
+            "out_of_fold_macro_f1": metrics_from_counts(counts[best])["macro_f1_3class"],
+            "out_of_fold_macro_f1_without": metrics_from_counts(counts[0.0])["macro_f1_3class"]}
+
+
+def _decided_regression(spark: SparkSession, inputs: list, coefficients: np.ndarray, intercept: np.ndarray,
+                        decision: dict | None) -> list:
+    """The stages of a multinomial logistic regression over `inputs` ((n x K) coefficients), with the
+    decision's length-scaled neutral offset as one more feature when there is one."""
+    if decision is not None:
+        inputs = [*inputs, "length_factor"]
+        offset = np.zeros((1, len(LABELS)))
+        offset[0, LABELS.index("neutral")] = decision["neutral_offset"]
+        coefficients = np.vstack([coefficients, offset])
+    return ([SQLTransformer(statement=length_factor_sql(decision["reference_chars"]))] if decision else []) + [
+        VectorAssembler(inputCols=inputs, outputCol="features"),
+        _logistic_regression_model(spark, coefficients.T, intercept),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
 # compiling the stack into one linear model (what classifying runs)
 
 def compile_stack(spark: SparkSession, token_stages, vocabularies, nb_models, word_vectors: Embedding | None,
-                  head_model, work_dir: str) -> PipelineModel:
+                  head_model, work_dir: str, decision: dict | None = None) -> PipelineModel:
     """The fitted stack as ONE logistic regression over one binary CountVectorizer, with the same outputs.
 
     Every step after the token arrays is linear: a NB view's rawPrediction is pi + theta x (x its binary
@@ -574,8 +637,7 @@ def compile_stack(spark: SparkSession, token_stages, vocabularies, nb_models, wo
     stages = list(token_stages) + word_logits + [
         SQLTransformer(statement=f"SELECT *, concat({', '.join(token_columns)}) AS ngrams FROM __THIS__"),
         _count_vectorizer_model(spark, list(vocabulary), inputCol="ngrams", outputCol="ngram_features", binary=True),
-        VectorAssembler(inputCols=inputs, outputCol="features"),
-        _logistic_regression_model(spark, coefficients.T, intercept),
+        *_decided_regression(spark, inputs, coefficients, intercept, decision),
     ]
     return PipelineModel(stages=stages)
 
@@ -670,7 +732,7 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
         metrics = _report(_fit_model(spark, tr, p, seed, work_dir, word_vectors)[0], ho)
         _log(f"held-out: accuracy_3class={metrics['accuracy_3class']:.4f} on n={metrics['n']}, "
              f"accuracy_binary={metrics['accuracy_binary']:.4f} on n={metrics['n_binary']}")
-    final, _stacked, views = _fit_model(spark, labeled, p, seed, work_dir, word_vectors)
+    final, _stacked, views, decision = _fit_model(spark, labeled, p, seed, work_dir, word_vectors)
     final.write().overwrite().save(_join(out_dir, "pipeline"))
     meta = {
         "version": version,
@@ -682,6 +744,7 @@ def train(spark: SparkSession, labeled: DataFrame, out_dir: str, holdout_fractio
         "saved_model": "refit on all rows (train + held-out); metrics are from the model fitted on the train part",
         "labels": list(LABELS),
         "views": views,
+        "decision": decision,
         "metrics": metrics,
     }
     _write_text(spark, _join(out_dir, "ubm_model.json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -175,12 +175,9 @@ def _trainer_and_spark():
 def cmd_model_train(args: argparse.Namespace) -> int:
     trainer, spark = _trainer_and_spark()
     model = trainer.train(spark, trainer.load_labeled(spark, args.labeled), args.out, args.holdout, args.seed)
-    from ubm_platform.defs.sentiment.assets import accuracy_text
+    from ubm_platform.defs.sentiment.assets import model_summary
 
-    metrics = model["metrics"]
-    _say(f"model {model['version']} in {args.out}: held-out 3-class accuracy "
-         f"{accuracy_text(metrics['accuracy_3class'], metrics['n'], 4)}, binary accuracy "
-         f"{accuracy_text(metrics['accuracy_binary'], metrics['n_binary'], 4)}, macro F1 {metrics['macro_f1_3class']:.4f}")
+    _say(f"model {model['version']} in {args.out}: held-out {model_summary(model['metrics'])}")
     return 0
 
 
@@ -223,7 +220,8 @@ def _print_report(report: dict, as_json: bool) -> None:
             for label, v in [*report["per_class"].items(), ("macro avg", report["macro_avg"]),
                              ("weighted avg", report["weighted_avg"])]]
     _say(markdown_table(["class", "precision", "recall", "f1", "support"], rows))
-    _say(f"\naccuracy (3-class): {accuracy_text(report['accuracy_3class'], report['n'], 4)}")
+    _say(f"\nmacro F1: {report['macro_f1_3class']:.4f}, neutral recall: {report['per_class']['neutral']['recall']:.4f}")
+    _say(f"accuracy (3-class): {accuracy_text(report['accuracy_3class'], report['n'], 4)}")
     _say(f"accuracy (positive vs negative, non-neutral rows): "
          f"{accuracy_text(report['accuracy_binary'], report['n_binary'], 4)}")
     matrix = report["confusion_matrix"]

@@ -15,7 +15,7 @@ SHOWN = (
     ("quarantined_rows", "{} quarantined"),
     ("model_version", "model {}"),
     ("macro_f1_3class", "macro-F1 {:.3f}"),
-    ("neutral_f1", "neutral F1 {:.3f}"),
+    ("neutral_recall", "neutral recall {:.3f}"),
     ("accuracy_3class", "3-class accuracy {:.3f}"),
 )
 

@@ -56,13 +56,14 @@ class TrainingStandIn(SparkJobResource):
                 "n_holdout": self.n_holdout, "metrics": metrics if self.n_holdout else None}
 
 
-def _train(tmp_path, metrics: dict, n_holdout: int, min_accuracy: float = 0.6):
+def _train(tmp_path, metrics: dict, n_holdout: int, min_accuracy: float = 0.55, min_macro_f1: float = 0.45):
     lake = LakeIOManager(root=str(tmp_path / "lake"))
     result = materialize(
         [*lake_upstream("movie_review_raw"), sentiment_model], instance=DagsterInstance.ephemeral(), raise_on_error=False,
         resources={"lake": lake, "spark": TrainingStandIn(metrics_json=json.dumps(metrics), n_holdout=n_holdout)},
         run_config={"ops": {"sentiment_model": {"config": {"training_data": "labelled.csv",
-                                                            "min_accuracy": min_accuracy}}}},
+                                                            "min_accuracy": min_accuracy,
+                                                            "min_macro_f1": min_macro_f1}}}},
     )
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
@@ -91,14 +92,16 @@ def test_a_model_that_never_says_neutral_is_made_current_with_a_warning(tmp_path
     assert checks["neutral_recall"].metadata["neutral_recall"].value == 0.0
 
 
-@pytest.mark.parametrize("metrics, n_holdout, min_accuracy, failing", [
-    (GOOD, 100, 0.81, "accuracy"),  # below the configured minimum
-    (GOOD, MIN_HOLDOUT_ROWS - 1, 0.6, "holdout_size"),  # too few reviews to tell
-    (GOOD, 0, 0.6, "holdout_size"),  # nothing held out: nothing measured
+@pytest.mark.parametrize("metrics, n_holdout, minimums, failing", [
+    (GOOD, 100, {"min_accuracy": 0.81}, "accuracy"),  # below the configured minimum
+    (GOOD, 100, {"min_macro_f1": 0.83}, "macro_f1"),  # GOOD's macro-F1: 0.82
+    (NO_NEUTRAL, 100, {"min_macro_f1": 0.66}, "macro_f1"),  # accurate (0.76), but one class never said: 0.65
+    (GOOD, MIN_HOLDOUT_ROWS - 1, {}, "holdout_size"),  # too few reviews to tell
+    (GOOD, 0, {}, "holdout_size"),  # nothing held out: nothing measured
 ])
 def test_a_model_failing_a_blocking_gate_is_refused_and_never_made_current(tmp_path, metrics, n_holdout,
-                                                                          min_accuracy, failing):
-    result, lake, checks = _train(tmp_path, metrics, n_holdout, min_accuracy)
+                                                                          minimums, failing):
+    result, lake, checks = _train(tmp_path, metrics, n_holdout, **minimums)
     assert not result.success
     assert not checks[failing].passed and checks[failing].severity.value == "ERROR"
     assert set(checks) == {"holdout_size", "accuracy", "macro_f1", "neutral_recall"}

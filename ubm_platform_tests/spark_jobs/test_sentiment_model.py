@@ -233,11 +233,13 @@ def test_compiled_model_gives_the_stacked_models_probabilities(spark, labeled, t
     work = str(tmp_path / "work")
     word_vectors = tsm.embedding(spark, 2000, SMALL["lexicons"], work)
     p = tsm._effective_params(SMALL, 0.0, 7)
-    compiled, stacked, views = tsm._fit_model(spark, labeled, p, 7, work, word_vectors)
+    compiled, stacked, views, decision = tsm._fit_model(spark, labeled, p, 7, work, word_vectors)
     assert views == ["word_1", "word_2", "stem_1"]
     assert len(compiled.stages) < len(stacked.stages)
-    texts = spark.createDataFrame([(t,) for t, _ in synthetic(40, seed=11)]
-                                  + [("",), ("not a wonderful film, but not boring either",), ("zzz qqq",)],
+    assert decision["reference_chars"] > 0  # both carry the length-scaled neutral offset
+    long_text = " ".join(t for t, _ in synthetic(30, seed=12))  # far longer than the training texts
+    texts = spark.createDataFrame([(t,) for t, _ in synthetic(39, seed=11)]
+                                  + [("",), ("not a wonderful film, but not boring either",), ("zzz qqq",), (long_text,)],
                                   "review_str string")
     got = [r.probability.toArray() for r in compiled.transform(texts).orderBy("review_str").collect()]
     want = [r.probability.toArray() for r in stacked.transform(texts).orderBy("review_str").collect()]

@@ -60,6 +60,10 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
                 DataTypes.createStructField("probability", DataTypes.createArrayType(DataTypes.DoubleType, false), false)));
     }
 
+    /** The training script's length_factor_sql: sqrt(max(1, characters of the lower-cased text / reference)). */
+    static final Pattern LENGTH_FACTOR = Pattern.compile(
+            "SELECT \\*, sqrt\\(greatest\\(1\\.0D, length\\(lower\\(coalesce\\(review_str, ''\\)\\)\\) / ([0-9.eE+-]+)D\\)\\) AS (\\w+) FROM __THIS__");
+
     // ---- the training script's text rules, as its SQL statements hold them (raw SQL literals) --------------------
     static final String[] KNOWN_NORMALIZATION = {
         "<[^>]*>", " ",
@@ -128,6 +132,9 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
 
     private final int classes;
     private final double[] intercept;
+    private final double[] lengthCoefficients;  // per class, times the text's length factor (0 without one)
+    private String lengthColumn;
+    private double lengthReference = 1.0;
     private final LongTable terms;     // vocabulary term -> its `classes` coefficients
     private final LongTable words;     // embedding word -> its `classes` logit contributions (vector x coefficients)
 
@@ -154,6 +161,12 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         for (Transformer stage : stages) {
             if (stage instanceof SQLTransformer) {
                 String statement = ((SQLTransformer) stage).getStatement();
+                Matcher length = LENGTH_FACTOR.matcher(statement);
+                if (length.matches()) {
+                    lengthColumn = length.group(2);
+                    lengthReference = Double.parseDouble(length.group(1));
+                    continue;
+                }
                 Matcher m = Pattern.compile("SELECT \\*, (.*) AS (\\w+) FROM __THIS__", Pattern.DOTALL).matcher(statement);
                 if (!m.matches()) throw unsupported(stage, "statement is not `SELECT *, <expr> AS <column> FROM __THIS__`");
                 Expr expr = new ExprParser(m.group(1)).parseAll();
@@ -203,9 +216,10 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         intercept = regression.interceptVector().toArray();
         String[] vocabulary = vectorizer.vocabulary();
         String[] inputs = assembler.getInputCols();
-        int offset = 0, termOffset = -1, embeddingOffset = -1;
+        int offset = 0, termOffset = -1, embeddingOffset = -1, lengthOffset = -1;
         for (String input : inputs) {
             if (input.equals(vectorizer.getOutputCol())) { termOffset = offset; offset += vocabulary.length; }
+            else if (input.equals(lengthColumn)) { lengthOffset = offset; offset += 1; }
             else if (embedding != null && input.equals(embedding.getOutputCol())) {
                 embeddingOffset = offset; offset += embedding.getVectorSize();
             } else throw unsupported(assembler, "assembles an unknown column " + input);
@@ -213,6 +227,8 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
         if (termOffset < 0 || offset != coefficients.numCols())
             throw unsupported(regression, "coefficients do not match the assembled features");
 
+        lengthCoefficients = new double[classes];
+        if (lengthOffset >= 0) for (int k = 0; k < classes; k++) lengthCoefficients[k] = coefficients.apply(k, lengthOffset);
         terms = new LongTable(vocabulary.length, classes);
         for (int j = 0; j < vocabulary.length; j++) {
             double[] w = new double[classes];
@@ -384,6 +400,11 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     /** The probability per class of a text already lower-cased by Spark's lower(). */
     public double[] probability(String lowered) {
         Margin m = new Margin(intercept.clone());
+        if (lengthColumn != null) {
+            // the model's length_factor: Spark's length() counts characters (code points), not UTF-16 units
+            double factor = Math.sqrt(Math.max(1.0, lowered.codePointCount(0, lowered.length()) / lengthReference));
+            for (int k = 0; k < classes; k++) m.margin[k] += lengthCoefficients[k] * factor;
+        }
         if (direct && plain(lowered)) directMargin(lowered, m);
         else rulesMargin(lowered, m);
         return softmax(m.finish());
