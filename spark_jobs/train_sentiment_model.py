@@ -541,7 +541,8 @@ def _text_length():
     """What the length feature counts: the characters of the text the model's first rule lower-cases."""
     return F.length(F.lower(F.coalesce(F.col("review_str"), F.lit(""))))
 
-NEUTRAL_OFFSETS = [round(0.02 * i, 2) for i in range(151)]   # 0 .. 3
+NEUTRAL_STEP = 0.02
+NEUTRAL_OFFSETS = [round(NEUTRAL_STEP * i, 2) for i in range(151)]   # 0 .. 3
 
 
 def length_factor_sql(reference_chars: float) -> str:
@@ -556,22 +557,24 @@ def _neutral_decision(scored: DataFrame) -> dict:
     """The offset on the neutral class's margin, times the text's length factor, that gives the best macro-F1
     on the stacker's out-of-fold scores (texts the naive Bayes views did not see): {neutral_offset,
     reference_chars}. The argmax alone almost never says neutral (docs/model.md). Positive vs negative is
-    untouched, so binary accuracy is too."""
+    untouched, so binary accuracy is too.
+
+    One pass: a text turns neutral once the offset exceeds (max(negative, positive) - neutral) / its length
+    factor, so it is counted by its label, its polar class and the first offset of the grid at which it turns."""
     reference = scored.approxQuantile("_chars", [0.5], 0.001)[0] or 1.0
-    margins = scored.select("label", vector_to_array("rawPrediction").alias("m"),
-                            F.sqrt(F.greatest(F.lit(1.0), F.col("_chars") / F.lit(float(reference)))).alias("f"))
-    offsets = scored.sparkSession.createDataFrame([(d,) for d in NEUTRAL_OFFSETS], "offset double")
-    neutral = F.col("m")[1] + F.col("offset") * F.col("f")
-    predicted = (F.when((F.col("m")[0] >= neutral) & (F.col("m")[0] >= F.col("m")[2]), 0)
-                 .when(neutral >= F.col("m")[2], 1).otherwise(2))
-    counts: dict = {d: [] for d in NEUTRAL_OFFSETS}
-    for r in (margins.crossJoin(F.broadcast(offsets))
-              .groupBy("offset", F.col("label").cast("int").alias("t"), predicted.alias("p")).count().collect()):
-        counts[r["offset"]].append((r["t"], r["p"], r["count"], 0))
-    best = max(NEUTRAL_OFFSETS, key=lambda d: (metrics_from_counts(counts[d])["macro_f1_3class"], -d))
-    return {"neutral_offset": best, "reference_chars": float(reference),
+    m = vector_to_array("rawPrediction")
+    factor = F.sqrt(F.greatest(F.lit(1.0), F.col("_chars") / F.lit(float(reference))))
+    turns_at = (F.greatest(m[0], m[2]) - m[1]) / factor
+    first = F.when(turns_at < 0, 0).otherwise(F.least(F.floor(turns_at / NEUTRAL_STEP) + 1, F.lit(len(NEUTRAL_OFFSETS))))
+    polar = F.when(m[0] >= m[2], 0).otherwise(2)
+    groups = (scored.groupBy(F.col("label").cast("int").alias("t"), polar.alias("polar"), first.alias("first"))
+              .count().collect())
+    counts = {i: [(r["t"], 1 if r["first"] <= i else r["polar"], r["count"], 0) for r in groups]
+              for i in range(len(NEUTRAL_OFFSETS))}
+    best = max(range(len(NEUTRAL_OFFSETS)), key=lambda i: (metrics_from_counts(counts[i])["macro_f1_3class"], -i))
+    return {"neutral_offset": NEUTRAL_OFFSETS[best], "reference_chars": float(reference),
             "out_of_fold_macro_f1": metrics_from_counts(counts[best])["macro_f1_3class"],
-            "out_of_fold_macro_f1_without": metrics_from_counts(counts[0.0])["macro_f1_3class"]}
+            "out_of_fold_macro_f1_without": metrics_from_counts(counts[0])["macro_f1_3class"]}
 
 
 def _decided_regression(spark: SparkSession, inputs: list, coefficients: np.ndarray, intercept: np.ndarray,
