@@ -518,11 +518,11 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
                                    standardization=True))
     head_model = Pipeline(stages=head).fit(oof_df)
     _log(f"stacker iterations: {head_model.stages[-1].summary.totalIterations}")
-    decision = _neutral_decision(head_model.transform(oof_df)) if p["balance_neutral"] else None
-    oof_df.unpersist()
     feats.unpersist()
     tokens.unpersist()
     bc.unpersist()
+    decision = _neutral_decision(head_model.transform(oof_df)) if p["balance_neutral"] else None
+    oof_df.unpersist()
     stacker = head_model.stages[-1]
     stacked_model = PipelineModel(stages=list(token_model.stages) + ([embedding] if embedding else [])
                                   + [m for _, m in vocabularies] + nb_models + list(head_model.stages[:-1])
@@ -567,9 +567,9 @@ def _neutral_decision(scored: DataFrame) -> dict:
     turns_at = (F.greatest(m[0], m[2]) - m[1]) / factor
     first = F.when(turns_at < 0, 0).otherwise(F.least(F.floor(turns_at / NEUTRAL_STEP) + 1, F.lit(len(NEUTRAL_OFFSETS))))
     polar = F.when(m[0] >= m[2], 0).otherwise(2)
-    groups = (scored.groupBy(F.col("label").cast("int").alias("t"), polar.alias("polar"), first.alias("first"))
-              .count().collect())
-    counts = {i: [(r["t"], 1 if r["first"] <= i else r["polar"], r["count"], 0) for r in groups]
+    # counted in the Python workers: a few hundred distinct keys, and no aggregation memory to run out of
+    groups = (scored.select(F.col("label").cast("int"), polar, first).rdd.map(tuple).countByValue())
+    counts = {i: [(t, 1 if turns <= i else polar_class, n, 0) for (t, polar_class, turns), n in groups.items()]
               for i in range(len(NEUTRAL_OFFSETS))}
     best = max(range(len(NEUTRAL_OFFSETS)), key=lambda i: (metrics_from_counts(counts[i])["macro_f1_3class"], -i))
     return {"neutral_offset": NEUTRAL_OFFSETS[best], "reference_chars": float(reference),
