@@ -537,20 +537,25 @@ def _fit_model(spark: SparkSession, data: DataFrame, p: dict, seed: int, work_di
 # --------------------------------------------------------------------------------------------------
 # the decision: how much more neutral a text is taken to be
 
-def _text_length():
-    """What the length feature counts: the characters of the text the model's first rule lower-cases."""
-    return F.length(F.lower(F.coalesce(F.col("review_str"), F.lit(""))))
-
+# The length factor, sqrt(max(1, characters / the training texts' median)), written once: the saved model's
+# SQLTransformer and the choice of the offset compute it alike. The characters are those of the text the
+# model's first rule lower-cases. Double literals (D): a plain 98.0 is a decimal in Spark SQL, and its division
+# is not the double one.
+TEXT_LENGTH_SQL = "length(lower(coalesce(review_str, '')))"
+LENGTH_FACTOR_SQL = "sqrt(greatest(1.0D, {length} / {reference!r}D))"
 NEUTRAL_STEP = 0.02
 NEUTRAL_OFFSETS = [round(NEUTRAL_STEP * i, 2) for i in range(151)]   # 0 .. 3
 
 
+def _text_length():
+    return F.expr(TEXT_LENGTH_SQL)
+
+
 def length_factor_sql(reference_chars: float) -> str:
-    """sqrt(max(1, characters / reference_chars)): how much larger a text's margins are than those of a text
-    of the training texts' typical length (a sum of n terms' contributions spreads as sqrt(n))."""
-    # double literals (D): a plain 98.0 is a decimal in Spark SQL, and its division is not the double one
-    return (f"SELECT *, sqrt(greatest(1.0D, length(lower(coalesce(review_str, ''))) / {float(reference_chars)!r}D)) "
-            f"AS length_factor FROM __THIS__")
+    """How much larger a text's margins are than those of a text of the training texts' typical length (a sum
+    of n terms' contributions spreads as sqrt(n)), as the saved model's SQLTransformer."""
+    factor = LENGTH_FACTOR_SQL.format(length=TEXT_LENGTH_SQL, reference=float(reference_chars))
+    return f"SELECT *, {factor} AS length_factor FROM __THIS__"
 
 
 def _neutral_decision(scored: DataFrame) -> dict:
@@ -563,7 +568,7 @@ def _neutral_decision(scored: DataFrame) -> dict:
     factor, so it is counted by its label, its polar class and the first offset of the grid at which it turns."""
     reference = scored.approxQuantile("_chars", [0.5], 0.001)[0] or 1.0
     m = vector_to_array("rawPrediction")
-    factor = F.sqrt(F.greatest(F.lit(1.0), F.col("_chars") / F.lit(float(reference))))
+    factor = F.expr(LENGTH_FACTOR_SQL.format(length="_chars", reference=float(reference)))
     turns_at = (F.greatest(m[0], m[2]) - m[1]) / factor
     first = F.when(turns_at < 0, 0).otherwise(F.least(F.floor(turns_at / NEUTRAL_STEP) + 1, F.lit(len(NEUTRAL_OFFSETS))))
     polar = F.when(m[0] >= m[2], 0).otherwise(2)
