@@ -49,6 +49,7 @@ def _read_text(path: str) -> str:
 
 
 _MODELS: dict = {}
+_METADATA: dict = {}
 LOAD_THREADS = 8
 
 
@@ -70,21 +71,66 @@ def load_pipeline(spark: SparkSession, path: str) -> PipelineModel:
     return PipelineModel(stages)._resetUid(metadata["uid"])
 
 
-def load_model(spark: SparkSession, model_dir: str):
-    """(PipelineModel, metadata), loaded once per process: a range of days reuses it (a load costs seconds)."""
+def model_metadata(spark: SparkSession, model_dir: str) -> dict:
+    """The model's ubm_model.json (version, labels, quality), read once per process."""
+    if model_dir not in _METADATA:
+        _METADATA[model_dir] = json.loads(_read_text(os.path.join(model_dir, "ubm_model.json")))
+    return _METADATA[model_dir]
+
+
+def load_model(spark: SparkSession, model_dir: str) -> PipelineModel:
+    """The model's PipelineModel, loaded once per process: a range of days reuses it (a load costs seconds)."""
     if model_dir not in _MODELS:
-        meta = json.loads(_read_text(os.path.join(model_dir, "ubm_model.json")))
-        _MODELS[model_dir] = (load_pipeline(spark, os.path.join(model_dir, "pipeline")), meta)
+        _MODELS[model_dir] = load_pipeline(spark, os.path.join(model_dir, "pipeline"))
     return _MODELS[model_dir]
 
 
 _SCORERS: dict = {}
 SCORER_CLASS = "ubm.sentiment.LinearTextScorer"
+JVM_UDFS_JAR = re.compile(r"(ubm-jvm-udfs-\w+)\.jar$")
+
+
+def saved_scorer_path(spark: SparkSession, model_dir: str) -> str | None:
+    """Where the model's scorer, as the session's spark_jobs/jvm jar builds it, is kept: beside the model, named by
+    the jar (its name is the hash of its sources, so a scorer saved by other code is never read). None when the
+    session's jars do not name it."""
+    for jar in spark.sparkContext.getConf().get("spark.jars", "").split(","):
+        found = JVM_UDFS_JAR.search(jar.strip())
+        if found:
+            return _join(model_dir, f"scorer/{found.group(1)}.ser.gz")
+    return None
+
+
+def _compiled_scorer(spark: SparkSession, scorer_class, model_dir: str):
+    """(the JVM scorer, where it came from): read from where saved_scorer_path keeps it, else built from the saved
+    stages and kept there for the next job (a model's folder never changes, so neither does its scorer)."""
+    from py4j.protocol import Py4JJavaError
+
+    jsc = spark.sparkContext._jsc
+    saved = saved_scorer_path(spark, model_dir)
+    unreadable = False
+    try:
+        scorer = scorer_class.load(saved, jsc) if saved else None
+    except Py4JJavaError as exc:  # built again, and kept in its place
+        print(f"[classify_movie_review] cannot read the scorer at {saved}: {exc.java_exception.getMessage()}",
+              file=sys.stderr, flush=True)
+        scorer, unreadable = None, True
+    if scorer is not None:
+        return scorer, f"read from {saved}"
+    scorer = scorer_class.fromPipeline(load_model(spark, model_dir)._to_java())
+    if saved:
+        try:
+            scorer.save(saved, jsc, unreadable)
+        except Py4JJavaError as exc:  # a model folder this job may not write: the next job builds it again
+            print(f"[classify_movie_review] could not keep the scorer at {saved}: "
+                  f"{exc.java_exception.getMessage()}", file=sys.stderr, flush=True)
+    return scorer, "built from the saved stages"
 
 
 def model_scorer(spark: SparkSession, model_dir: str) -> tuple[str | None, str]:
     """(SQL function, what it is) applying the model in one JVM call per review: spark_jobs/jvm's
-    LinearTextScorer, built from the saved stages and giving their probabilities (docs/model.md, "Speed").
+    LinearTextScorer, built from the saved stages and giving their probabilities (docs/model.md, "Speed"), or
+    read back from where an earlier job kept it (saved_scorer_path).
     (None, why not) when the session lacks the class (spark-submit without the jar in --jars) or the model
     has a shape the scorer does not support: the model's own Spark ML stages are applied then."""
     key = (spark.sparkContext.applicationId, model_dir)
@@ -93,16 +139,15 @@ def model_scorer(spark: SparkSession, model_dir: str) -> tuple[str | None, str]:
         from py4j.protocol import Py4JJavaError
         from pyspark.errors.exceptions.captured import CapturedException
 
-        model, meta = load_model(spark, model_dir)
         scorer_class = spark.sparkContext._jvm.ubm.sentiment.LinearTextScorer
         if not isinstance(scorer_class, JavaClass):
             _SCORERS[key] = (None, f"Spark ML stages ({SCORER_CLASS} is not on the session's classpath)")
         else:
             try:
-                scorer = scorer_class.fromPipeline(model._to_java())
-                name = "ubm_sentiment_" + re.sub(r"\W", "_", str(meta["version"]))
+                scorer, source = _compiled_scorer(spark, scorer_class, model_dir)
+                name = "ubm_sentiment_" + re.sub(r"\W", "_", str(model_metadata(spark, model_dir)["version"]))
                 spark._jsparkSession.udf().register(name, scorer.udf(spark.sparkContext._jsc), scorer_class.returnType())
-                _SCORERS[key] = (name, scorer.describe())
+                _SCORERS[key] = (name, f"{scorer.describe()}, {source}")
             except (CapturedException, Py4JJavaError) as exc:  # pyspark converts the JVM's exceptions
                 why = exc.java_exception.getMessage() if isinstance(exc, Py4JJavaError) else str(exc).splitlines()[0]
                 _SCORERS[key] = (None, f"Spark ML stages ({SCORER_CLASS} cannot apply this model: {why})")
@@ -114,7 +159,7 @@ def model_scorer(spark: SparkSession, model_dir: str) -> tuple[str | None, str]:
 def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tuple[str, ...] = ()) -> DataFrame:
     """The reviews classified: cid, review_id, positive_review, sentiment, probability, model_version (the
     platform's CLASSIFIED_SCHEMA, ubm_platform/defs/movie_review/assets.py), then the `carry` columns."""
-    model, meta = load_model(spark, model_dir)
+    meta = model_metadata(spark, model_dir)
     labels = meta.get("labels", LABELS)
     version = str(meta["version"])
     df = reviews.select(F.col("cid").cast("long").alias("cid"), F.col("review_id").cast("string").alias("review_id"),
@@ -126,7 +171,7 @@ def classify(spark: SparkSession, reviews: DataFrame, model_dir: str, carry: tup
         out = out.withColumn("_p", F.col("_s.probability"))
         idx = F.col("_s.prediction")
     else:
-        out = model.transform(df).withColumn("_p", vector_to_array(F.col("probability")))
+        out = load_model(spark, model_dir).transform(df).withColumn("_p", vector_to_array(F.col("probability")))
         idx = F.col("prediction").cast("int")
     sentiment = F.element_at(F.array(*[F.lit(l) for l in labels]), idx + 1)
     return out.select(
@@ -229,7 +274,7 @@ def classify_partitions(spark: SparkSession, input_path: str, partitions_uri: st
                         "by_sentiment": {label: by.get(label, 0) for label in LABELS}})
     return {"partitions": summary, "rows": classified,
             "by_sentiment": {label: sum(p["by_sentiment"][label] for p in summary) for label in LABELS},
-            "model_version": load_model(spark, model_dir)[1]["version"], "applied_by": model_scorer(spark, model_dir)[1]}
+            "model_version": model_metadata(spark, model_dir)["version"], "applied_by": model_scorer(spark, model_dir)[1]}
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 
 import pytest
@@ -524,6 +525,52 @@ def test_the_scorer_gives_the_pipeline_models_probabilities(spark, trained):
     for r in reference:
         best = max(range(3), key=lambda c: r.p[c])
         assert ours[r.cid] == (labels[best], pytest.approx(r.p[best], abs=1e-9)), repr(texts[r.cid])
+
+
+def _classified(spark, model_dir, texts: list[str]) -> dict[int, tuple]:
+    reviews = spark.createDataFrame([(i, f"r{i}", t) for i, t in enumerate(texts)],
+                                    "cid long, review_id string, review_str string")
+    return {r.cid: (r.sentiment, r.probability) for r in cmr.classify(spark, reviews, str(model_dir)).collect()}
+
+
+def _as_a_new_job() -> None:
+    """Forget what this process loaded, as the next spark-submit starts with nothing."""
+    cmr._SCORERS.clear()
+    cmr._MODELS.clear()
+
+
+def test_the_scorer_kept_beside_the_model_is_read_back_by_the_next_job(spark, trained, tmp_path):
+    """The first job builds the scorer from the saved stages and keeps it beside the model, named by the jar; the next
+    job reads that file instead of loading the PipelineModel, and gives the same probabilities. An unreadable file is
+    not trusted: the scorer is built from the stages again, and kept in its place."""
+    import shutil
+
+    out, _ = trained
+    model_dir = tmp_path / "model"
+    shutil.copytree(out, model_dir, ignore=shutil.ignore_patterns("scorer"))  # without what other tests kept
+    texts = _fuzz_texts(400, seed=21)
+    saved = cmr.saved_scorer_path(spark, str(model_dir))
+    assert saved is not None and saved.startswith(f"{model_dir}/scorer/ubm-jvm-udfs-") and not os.path.exists(saved)
+
+    _as_a_new_job()
+    built = _classified(spark, model_dir, texts)
+    assert cmr.model_scorer(spark, str(model_dir))[1].endswith(", built from the saved stages")
+    assert os.path.getsize(saved) > 10_000
+
+    _as_a_new_job()
+    read_back = _classified(spark, model_dir, texts)
+    assert cmr.model_scorer(spark, str(model_dir))[1].endswith(f", read from {saved}")
+    assert str(model_dir) not in cmr._MODELS  # the stages were never loaded
+    assert read_back == built and len(built) == len(texts)
+
+    with open(saved, "r+b") as f:
+        f.write(b"not a scorer")
+    _as_a_new_job()
+    assert _classified(spark, model_dir, texts) == built
+    assert cmr.model_scorer(spark, str(model_dir))[1].endswith(", built from the saved stages")
+    _as_a_new_job()
+    assert _classified(spark, model_dir, texts) == built
+    assert cmr.model_scorer(spark, str(model_dir))[1].endswith(f", read from {saved}")
 
 
 def test_a_model_the_scorer_does_not_support_is_applied_with_its_spark_ml_stages(spark, tmp_path):

@@ -1,5 +1,10 @@
 package ubm.sentiment;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -8,8 +13,14 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -149,6 +160,37 @@ public final class LinearTextScorer implements UDF1<String, Row>, Serializable {
     /** The scorer for a saved model; IllegalArgumentException naming the stage when its shape is not supported. */
     public static LinearTextScorer fromPipeline(PipelineModel model) {
         return new LinearTextScorer(model.stages());
+    }
+
+    /**
+     * This scorer written to {@code path} (a local file or any file system Spark reads: S3 on AWS), for {@link #load}
+     * to read back instead of the saved stages: one file, where loading the PipelineModel is a dozen small Spark jobs
+     * (most of a one-day classification's time after Spark's start). Written aside, then renamed into place: a reader
+     * never sees half of it, and of two writers of the same scorer one wins; {@code replace} replaces a file already
+     * there (one that could not be read).
+     */
+    public void save(String path, JavaSparkContext sc, boolean replace) throws IOException {
+        Path target = new Path(path);
+        FileSystem fs = target.getFileSystem(sc.hadoopConfiguration());
+        Path partial = new Path(target.getParent(), "." + target.getName() + "." + UUID.randomUUID());
+        try (ObjectOutputStream out = new ObjectOutputStream(new BufferedOutputStream(new GZIPOutputStream(fs.create(partial, false))))) {
+            out.writeObject(this);
+        }
+        if (replace) fs.delete(target, false);
+        if (!fs.rename(partial, target)) {
+            fs.delete(partial, false);
+            if (!fs.exists(target)) throw new IOException("could not rename " + partial + " to " + target);
+        }
+    }
+
+    /** The scorer {@link #save} wrote at {@code path}; null when there is none. */
+    public static LinearTextScorer load(String path, JavaSparkContext sc) throws IOException, ClassNotFoundException {
+        Path source = new Path(path);
+        FileSystem fs = source.getFileSystem(sc.hadoopConfiguration());
+        if (!fs.exists(source)) return null;
+        try (ObjectInputStream in = new ObjectInputStream(new BufferedInputStream(new GZIPInputStream(fs.open(source))))) {
+            return (LinearTextScorer) in.readObject();
+        }
     }
 
     private LinearTextScorer(Transformer[] stages) {
