@@ -574,27 +574,27 @@ def _neutral_decision(scored: DataFrame) -> dict:
     polar = F.when(m[0] >= m[2], 0).otherwise(2)
     # counted in the Python workers: a few hundred distinct keys, and no aggregation memory to run out of
     groups = (scored.select(F.col("label").cast("int"), polar, first).rdd.map(tuple).countByValue())
-    counts = {i: [(t, 1 if turns <= i else polar_class, n, 0) for (t, polar_class, turns), n in groups.items()]
-              for i in range(len(NEUTRAL_OFFSETS))}
-    best = max(range(len(NEUTRAL_OFFSETS)), key=lambda i: (metrics_from_counts(counts[i])["macro_f1_3class"], -i))
+    macro_f1 = [metrics_from_counts([(t, 1 if turns <= i else polar_class, n, 0)
+                                     for (t, polar_class, turns), n in groups.items()])["macro_f1_3class"]
+                for i in range(len(NEUTRAL_OFFSETS))]
+    best = max(range(len(NEUTRAL_OFFSETS)), key=lambda i: (macro_f1[i], -i))
     return {"neutral_offset": NEUTRAL_OFFSETS[best], "reference_chars": float(reference),
-            "out_of_fold_macro_f1": metrics_from_counts(counts[best])["macro_f1_3class"],
-            "out_of_fold_macro_f1_without": metrics_from_counts(counts[0])["macro_f1_3class"]}
+            "out_of_fold_macro_f1": macro_f1[best], "out_of_fold_macro_f1_without": macro_f1[0]}
 
 
 def _decided_regression(spark: SparkSession, inputs: list, coefficients: np.ndarray, intercept: np.ndarray,
                         decision: dict | None) -> list:
     """The stages of a multinomial logistic regression over `inputs` ((n x K) coefficients), with the
     decision's length-scaled neutral offset as one more feature when there is one."""
+    length = []
     if decision is not None:
+        length = [SQLTransformer(statement=length_factor_sql(decision["reference_chars"]))]
         inputs = [*inputs, "length_factor"]
         offset = np.zeros((1, len(LABELS)))
         offset[0, LABELS.index("neutral")] = decision["neutral_offset"]
         coefficients = np.vstack([coefficients, offset])
-    return ([SQLTransformer(statement=length_factor_sql(decision["reference_chars"]))] if decision else []) + [
-        VectorAssembler(inputCols=inputs, outputCol="features"),
-        _logistic_regression_model(spark, coefficients.T, intercept),
-    ]
+    return [*length, VectorAssembler(inputCols=inputs, outputCol="features"),
+            _logistic_regression_model(spark, coefficients.T, intercept)]
 
 
 # --------------------------------------------------------------------------------------------------
